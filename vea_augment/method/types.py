@@ -1,0 +1,52 @@
+"""Plain data carried between the model side and the paper's math (numpy only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vea_augment.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """One view of the image as the model saw it: a grid of image-token scores.
+
+    ``scores`` has shape ``(rows, cols)``; ``boxes`` has shape ``(rows, cols, 4)`` and holds
+    each token's ``[x0, y0, x1, y1]`` box in ORIGINAL-image pixels (half-open, floats).
+    A model with tiles plus a thumbnail yields several views; tokens that cover no pixel
+    (row newlines, tile separators) are not part of any view.
+    """
+
+    name: str
+    scores: np.ndarray
+    boxes: np.ndarray
+
+    @property
+    def grid_shape(self) -> tuple[int, int]:
+        return (int(self.scores.shape[0]), int(self.scores.shape[1]))
+
+
+@dataclass(frozen=True)
+class MaskConfig:
+    """The paper's post-processing knobs with its defaults (DESIGN.md, steps 3-6).
+
+    ``alpha`` is the dimming floor of Eq. 4, ``sigma`` the Gaussian of Eq. 3 (<= 1: a
+    fraction of the shorter image side, > 1: pixels, 0: off), ``lam`` the spike factor
+    of Eq. 2. ``denoise`` and ``smooth`` switch the paper's ablations.
+    """
+
+    alpha: float = 0.5
+    sigma: float = 0.5
+    lam: float = 10.0
+    denoise: bool = True
+    smooth: bool = True
+
+    def __post_init__(self) -> None:
+        if not np.isfinite(self.alpha) or not 0.0 <= self.alpha <= 1.0:
+            raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha}")
+        if not np.isfinite(self.sigma) or self.sigma < 0.0:
+            raise ConfigError(f"sigma must be >= 0 (<= 1: fraction of the shorter side, > 1: pixels), got {self.sigma}")
+        if not np.isfinite(self.lam) or self.lam <= 0.0:
+            raise ConfigError(f"lambda must be > 0, got {self.lam}")
