@@ -1,0 +1,32 @@
+"""Per-shard statistics written beside the shards as ``_stats/shard-NNNNN.json``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from vea_augment.schemas.common import Contract
+
+
+class FailureRecord(Contract):
+    """One sample that could not be processed: its key and the reason."""
+
+    key: str
+    reason: str
+    stage: str = Field(default="unknown", description="read, decode, attribute, mask, write...")
+
+
+class ShardStats(Contract):
+    """What happened to one input shard."""
+
+    shard: int = Field(ge=0)
+    source: str = Field(description="The input shard (path, URL or JSONL slice).")
+    output: str = Field(description="The output shard file.")
+    total: int = Field(ge=0)
+    ok: int = Field(ge=0)
+    errors: int = Field(ge=0)
+    failures: list[FailureRecord] = Field(default_factory=list)
+    errors_by_reason: dict[str, int] = Field(default_factory=dict)
+    timing_s: dict[str, float] = Field(default_factory=dict, description="Stage -> seconds.")
+    worker: str | None = None
+    started: str | None = None
+    finished: str | None = None
