@@ -1,0 +1,41 @@
+"""The command line: version, help, the self-check, and honest 'not yet' exits."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from vea_augment import __version__
+from vea_augment.cli import cli
+
+SUBCOMMANDS = ["profile", "augment", "answer", "score", "analyze", "demo", "models", "self-check"]
+
+
+def test_version_prints_the_package_version():
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"vea-augment, version {__version__}"
+
+
+def test_every_design_subcommand_is_registered():
+    assert set(SUBCOMMANDS) <= set(cli.commands)
+
+
+def test_models_lists_the_published_layers():
+    result = CliRunner().invoke(cli, ["models"])
+    assert result.exit_code == 0
+    assert "Qwen/Qwen2.5-VL-7B-Instruct      L=28  L_VG=18,22,24" in result.output
+
+
+@pytest.mark.parametrize("command", ["profile", "augment", "answer", "score", "analyze", "demo"])
+def test_unbuilt_commands_say_so_and_exit_2(command):
+    result = CliRunner().invoke(cli, [command, "--anything"])
+    assert result.exit_code == 2
+    assert "not available" in result.output
+
+
+def test_self_check_passes_offline_without_ray():
+    result = CliRunner().invoke(cli, ["self-check", "--skip-ray"])
+    assert result.exit_code == 0, result.output
+    assert "FAIL" not in result.output
+    assert "all 4 checks passed." in result.output
