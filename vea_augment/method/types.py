@@ -47,6 +47,9 @@ class MaskConfig:
         if not np.isfinite(self.alpha) or not 0.0 <= self.alpha <= 1.0:
             raise ConfigError(f"alpha must lie in [0, 1], got {self.alpha}")
         if not np.isfinite(self.sigma) or self.sigma < 0.0:
-            raise ConfigError(f"sigma must be >= 0 (<= 1: fraction of the shorter side, > 1: pixels), got {self.sigma}")
+            raise ConfigError(
+                "sigma must be >= 0 (<= 1: fraction of the shorter side, > 1: pixels), "
+                f"got {self.sigma}"
+            )
         if not np.isfinite(self.lam) or self.lam <= 0.0:
             raise ConfigError(f"lambda must be > 0, got {self.lam}")
