@@ -47,10 +47,15 @@ def _stats(index=0):
 
 # keys ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("sample_id", "key"),
-    [("abc_12-x", "abc_12-x"), ("X51006555072.jpg", "X51006555072%2Ejpg"),
-     ("a/b c", "a%2Fb%20c"), ("100%", "100%25")],
+    [
+        ("abc_12-x", "abc_12-x"),
+        ("X51006555072.jpg", "X51006555072%2Ejpg"),
+        ("a/b c", "a%2Fb%20c"),
+        ("100%", "100%25"),
+    ],
 )
 def test_escape_key_removes_dots_and_slashes_reversibly(sample_id, key):
     assert escape_key(sample_id) == key
@@ -64,12 +69,16 @@ def test_member_extension_starts_at_the_first_dot():
 
 # planning -----------------------------------------------------------------------------------
 
+
 def test_brace_pattern_expands_to_one_task_per_shard(tmp_path):
     for index in range(3):
         _write_tar(tmp_path / f"in-{index:03d}.tar", [])
     tasks = plan_shards(str(tmp_path / "in-{000..002}.tar"))
     assert [(t.index, t.source.rsplit("/", 1)[1]) for t in tasks] == [
-        (0, "in-000.tar"), (1, "in-001.tar"), (2, "in-002.tar")]
+        (0, "in-000.tar"),
+        (1, "in-001.tar"),
+        (2, "in-002.tar"),
+    ]
 
 
 def test_jsonl_is_cut_into_shards_of_samples_per_shard_lines(tmp_path):
@@ -92,10 +101,12 @@ def test_zero_samples_per_shard_is_refused(tmp_path):
 
 # WebDataset reading -------------------------------------------------------------------------
 
+
 def test_webdataset_samples_arrive_in_order_with_record_and_image(tmp_path):
     path = tmp_path / "s.tar"
-    _write_tar(path, [{"__key__": f"k{i}", "json": _record(f"id{i}"), "png": _png()}
-                      for i in range(3)])
+    _write_tar(
+        path, [{"__key__": f"k{i}", "json": _record(f"id{i}"), "png": _png()} for i in range(3)]
+    )
     samples = list(read_shard(ShardTask(0, "webdataset", str(path))))
     assert [s.key for s in samples] == ["k0", "k1", "k2"]
     assert all(s.error is None and s.image_ext == "png" for s in samples)
@@ -104,10 +115,13 @@ def test_webdataset_samples_arrive_in_order_with_record_and_image(tmp_path):
 
 def test_pickle_members_are_refused_never_loaded(tmp_path):
     path = tmp_path / "s.tar"
-    _write_tar(path, [
-        {"__key__": "evil", "json": _record("evil"), "png": _png(), "pyd": b"\x80\x04."},
-        {"__key__": "good", "json": _record("good"), "png": _png()},
-    ])
+    _write_tar(
+        path,
+        [
+            {"__key__": "evil", "json": _record("evil"), "png": _png(), "pyd": b"\x80\x04."},
+            {"__key__": "good", "json": _record("good"), "png": _png()},
+        ],
+    )
     evil, good = read_shard(ShardTask(0, "webdataset", str(path)))
     assert evil.error == "refused member 'evil.pyd': .pyd can execute code when loaded"
     assert evil.image is None
@@ -126,8 +140,10 @@ def test_pickle_members_are_refused_never_loaded(tmp_path):
 )
 def test_malformed_samples_become_error_records(tmp_path, members, reason):
     path = tmp_path / "s.tar"
-    _write_tar(path, [{"__key__": "bad", **members},
-                      {"__key__": "next", "json": _record("n"), "png": _png()}])
+    _write_tar(
+        path,
+        [{"__key__": "bad", **members}, {"__key__": "next", "json": _record("n"), "png": _png()}],
+    )
     bad, following = read_shard(ShardTask(0, "webdataset", str(path)))
     assert bad.key == "bad"
     assert bad.error.startswith(reason)
@@ -136,13 +152,14 @@ def test_malformed_samples_become_error_records(tmp_path, members, reason):
 
 def test_corrupt_member_header_is_reported_and_later_samples_survive(tmp_path):
     path = tmp_path / "s.tar"
-    _write_tar(path, [{"__key__": f"k{i}", "json": _record(f"id{i}"), "png": _png()}
-                      for i in range(3)])
+    _write_tar(
+        path, [{"__key__": f"k{i}", "json": _record(f"id{i}"), "png": _png()} for i in range(3)]
+    )
     data = bytearray(path.read_bytes())
     with tarfile.open(path) as archive:
         victim = next(m for m in archive.getmembers() if m.name == "k1.png")
     # smash every header block of the member (WebDataset writes a pax header before it)
-    data[victim.offset:victim.offset_data] = b"\xff" * (victim.offset_data - victim.offset)
+    data[victim.offset : victim.offset_data] = b"\xff" * (victim.offset_data - victim.offset)
     path.write_bytes(bytes(data))
     samples = list(read_shard(ShardTask(0, "webdataset", str(path))))
     keys = [s.key for s in samples]
@@ -156,8 +173,13 @@ def test_corrupt_member_header_is_reported_and_later_samples_survive(tmp_path):
 
 def test_truncated_tar_ends_with_an_error_naming_the_sample(tmp_path):
     path = tmp_path / "s.tar"
-    _write_tar(path, [{"__key__": f"k{i}", "json": _record(f"id{i}"), "png": _png(size=(64, 64))}
-                      for i in range(2)])
+    _write_tar(
+        path,
+        [
+            {"__key__": f"k{i}", "json": _record(f"id{i}"), "png": _png(size=(64, 64))}
+            for i in range(2)
+        ],
+    )
     data = path.read_bytes()
     with tarfile.open(path) as archive:
         victim = next(m for m in archive.getmembers() if m.name == "k1.png")
@@ -170,11 +192,17 @@ def test_truncated_tar_ends_with_an_error_naming_the_sample(tmp_path):
 
 # JSONL reading ------------------------------------------------------------------------------
 
+
 def test_visual_cot_records_are_read_as_they_are(tmp_path):
     (tmp_path / "img").mkdir()
     (tmp_path / "img" / "X51006555072.jpg").write_bytes(_png())
-    line = {"question": "Total?", "answer": "9.00", "image": "img/X51006555072.jpg",
-            "bboxs": [[1, 2, 3, 4]], "dataset": "sroie"}
+    line = {
+        "question": "Total?",
+        "answer": "9.00",
+        "image": "img/X51006555072.jpg",
+        "bboxs": [[1, 2, 3, 4]],
+        "dataset": "sroie",
+    }
     path = tmp_path / "viscot.jsonl"
     path.write_text(json.dumps(line) + "\n")
     (sample,) = read_shard(plan_shards(str(path))[0])
@@ -205,9 +233,17 @@ def test_jsonl_problems_are_error_records_and_reading_goes_on(tmp_path):
 
 # writing ------------------------------------------------------------------------------------
 
+
 def _output(key: str) -> OutputSample:
-    return OutputSample(key=key, record={"id": key}, image_ext="png", highlighted=_png(),
-                        mask_png=_png(), scores_npy=b"npy", original=None)
+    return OutputSample(
+        key=key,
+        record={"id": key},
+        image_ext="png",
+        highlighted=_png(),
+        mask_png=_png(),
+        scores_npy=b"npy",
+        original=None,
+    )
 
 
 def test_committed_shard_is_readable_by_webdataset_with_multi_part_extensions(tmp_path):

@@ -52,12 +52,21 @@ def test_integer_sample_id_becomes_a_string():
         ({"id": "q1", "question": "x", "answers": [3]}, "answers.0", "valid string"),
         ({"id": "q2", "answers": ["a"]}, "question", "Field required"),
         ({"id": "q3", "question": "   "}, "question", "blank"),
-        ({"id": "q4", "question": "x", "evidence_boxes": [[5, 5, 1, 1]]}, "evidence_boxes.0",
-         "x0 <= x1"),
-        ({"id": "q5", "question": "x", "evidence_boxes": [[0, 0, 1]]}, "evidence_boxes.0.3",
-         "Field required"),
-        ({"id": "q6", "question": "x", "evidence_boxes": [[0, 0, float("nan"), 1]]},
-         "evidence_boxes.0", "non-finite"),
+        (
+            {"id": "q4", "question": "x", "evidence_boxes": [[5, 5, 1, 1]]},
+            "evidence_boxes.0",
+            "x0 <= x1",
+        ),
+        (
+            {"id": "q5", "question": "x", "evidence_boxes": [[0, 0, 1]]},
+            "evidence_boxes.0.3",
+            "Field required",
+        ),
+        (
+            {"id": "q6", "question": "x", "evidence_boxes": [[0, 0, float("nan"), 1]]},
+            "evidence_boxes.0",
+            "non-finite",
+        ),
     ],
 )
 def test_validation_error_names_the_sample_and_the_field(record, field, fragment):
@@ -109,8 +118,15 @@ def test_published_profile_may_list_any_number_of_layers():
 
 
 def _sidecar(**changes):
-    base = {"status": "ok", "model": "m", "layers": [1], "alpha": 0.5, "sigma": 0.5,
-            "lam": 10.0, "tool_version": "0"}
+    base = {
+        "status": "ok",
+        "model": "m",
+        "layers": [1],
+        "alpha": 0.5,
+        "sigma": 0.5,
+        "lam": 10.0,
+        "tool_version": "0",
+    }
     base.update(changes)
     return VEASidecar(**base)
 

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from vea_augment.errors import GeometryError
+
 
 @dataclass(frozen=True)
 class ViewLayout:
@@ -45,9 +47,27 @@ class FamilyAdapter(ABC):
     #: Model ids (tiny configs) the adapter is tested with, listed by ``vea-augment models``.
     tested_with: ClassVar[tuple[str, ...]] = ()
 
+    #: Key of the language model's config inside ``model.config`` (for per-sub-config kernels).
+    text_config_key: ClassVar[str] = "text_config"
+
     def __init__(self, config: Any, processor: Any) -> None:
         self.config = config
         self.processor = processor
+
+    def text_config(self) -> Any:
+        """The language model's config (the one whose attention is captured)."""
+        return getattr(self.config, self.text_config_key, None) or self.config
+
+    def attention_modules(self, model: Any) -> list[Any]:
+        """Decoder layer l's self-attention module at index l, for every decoder layer."""
+        decoder = model.get_decoder() if hasattr(model, "get_decoder") else None
+        layers = getattr(decoder, "layers", None)
+        if layers is None:
+            raise GeometryError(
+                f"cannot find the decoder layers of {type(model).__name__}; "
+                "override attention_modules in its adapter"
+            )
+        return [layer.self_attn for layer in layers]
 
     @abstractmethod
     def layouts(
@@ -62,3 +82,38 @@ class FamilyAdapter(ABC):
         tokens found in ``input_ids`` differs from what the processor's geometry implies
         (e.g. truncated by a max-length setting): never guess a grid.
         """
+
+
+def image_token_positions(input_ids: Any, image_token_id: int, expected: int) -> np.ndarray:
+    """Indices of ``image_token_id`` in one row of ``input_ids``; exactly ``expected`` of them.
+
+    A different count means the prompt was truncated (a max-length setting) or the processor
+    and the model disagree: a :class:`GeometryError`, never a guessed grid.
+    """
+    ids = np.asarray(input_ids.cpu() if hasattr(input_ids, "cpu") else input_ids)
+    positions = np.flatnonzero(ids == image_token_id)
+    if positions.size != expected:
+        raise GeometryError(
+            f"found {positions.size} image tokens in the prompt but the image needs {expected}; "
+            "was the prompt truncated by a max-length setting?"
+        )
+    return positions
+
+
+def grid_boxes(
+    rows: int,
+    cols: int,
+    cell_width: float,
+    cell_height: float,
+    offset_x: float = 0.0,
+    offset_y: float = 0.0,
+) -> np.ndarray:
+    """``(rows, cols, 4)`` xyxy boxes of a regular grid of cells starting at the offset."""
+    xs = offset_x + cell_width * np.arange(cols + 1, dtype=np.float64)
+    ys = offset_y + cell_height * np.arange(rows + 1, dtype=np.float64)
+    boxes = np.empty((rows, cols, 4), dtype=np.float64)
+    boxes[..., 0] = xs[None, :-1]
+    boxes[..., 1] = ys[:-1, None]
+    boxes[..., 2] = xs[None, 1:]
+    boxes[..., 3] = ys[1:, None]
+    return boxes

@@ -25,9 +25,7 @@ def register_adapter(cls: type[FamilyAdapter]) -> type[FamilyAdapter]:
     for model_type in cls.model_types:
         existing = _ADAPTERS.get(model_type)
         if existing is not None and existing is not cls:
-            raise TypeError(
-                f"model_type {model_type!r} already served by {existing.__name__}"
-            )
+            raise TypeError(f"model_type {model_type!r} already served by {existing.__name__}")
         _ADAPTERS[model_type] = cls
     return cls
 

@@ -1,0 +1,186 @@
+"""The Python API: load a VLM once, attribute (image, question) pairs, get maps in original pixels.
+
+    attributor = Attributor.from_pretrained("Qwen/Qwen2.5-VL-7B-Instruct", layers=[18, 22, 24])
+    result = attributor.attribute(image, "What is the shop's name?")
+    mask = result.mask()            # (height, width) evidence map in [0, 1], original pixels
+
+One prefill pass per batch, stopped after the deepest chosen layer (``attention.py``); the
+family adapter says where the image tokens sit and which original pixels each one covers;
+``method/`` turns the scores into a mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vea_augment.attention import capturing, check_layers, install_capture, run_until_captured
+from vea_augment.errors import GeometryError
+from vea_augment.method.pipeline import evidence_mask, highlight_with_views
+from vea_augment.method.types import MaskConfig, TokenView
+from vea_augment.models.adapter import FamilyAdapter, ViewLayout
+from vea_augment.models.loading import LoadOptions, load_model_and_processor
+from vea_augment.models.prompting import PromptStyle, question_text, render_chat_prompt
+from vea_augment.models.registry import adapter_for
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """One sample's attribution.
+
+    ``token_views`` hold the Eq. 1 scores (mean over the chosen layers of the head-averaged
+    last-row attention) with each token's box in ORIGINAL pixels; ``layer_views`` hold the
+    same per layer (for profiling); ``prompt`` is the exact prompt the model saw.
+    """
+
+    token_views: list[TokenView]
+    layer_views: dict[int, list[TokenView]]
+    prompt: str
+    image_size: tuple[int, int]
+
+    def mask(self, config: MaskConfig | None = None) -> np.ndarray:
+        """The evidence map at the original resolution, in [0, 1] (Eq. 2, 3, normalise)."""
+        return evidence_mask(self.token_views, *self.image_size, config=config)
+
+    def highlight(self, image: Image.Image, config: MaskConfig | None = None) -> np.ndarray:
+        """The highlighted image (Eq. 4) as an RGB uint8 array of the original size."""
+        if image.size != self.image_size:
+            raise GeometryError(f"image is {image.size}, the attribution is for {self.image_size}")
+        return highlight_with_views(np.asarray(image.convert("RGB")), self.token_views, config)
+
+
+def _views_for_row(
+    rows: dict[int, torch.Tensor], row: int, layouts: list[ViewLayout]
+) -> dict[int, list[TokenView]]:
+    per_layer: dict[int, list[TokenView]] = {}
+    for layer, attention in rows.items():
+        weights = attention[row].double().cpu().numpy()
+        per_layer[layer] = [
+            TokenView(layout.name, weights[layout.positions], layout.boxes) for layout in layouts
+        ]
+    return per_layer
+
+
+def _mean_over_layers(per_layer: dict[int, list[TokenView]]) -> list[TokenView]:
+    first = next(iter(per_layer.values()))
+    return [
+        TokenView(
+            view.name,
+            np.mean([views[i].scores for views in per_layer.values()], axis=0),
+            view.boxes,
+        )
+        for i, view in enumerate(first)
+    ]
+
+
+class Attributor:
+    """A loaded VLM plus its family adapter, reading attention at fixed decoder layers."""
+
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        layers: Sequence[int],
+        model_id: str = "",
+        max_length: int | None = None,
+        prompt_style: PromptStyle = "base",
+    ) -> None:
+        self.model = model
+        self.processor = processor
+        self.model_id = model_id or getattr(model.config, "_name_or_path", "") or "model"
+        self.adapter: FamilyAdapter = adapter_for(model.config, processor)
+        self.attention_modules = self.adapter.attention_modules(model)
+        self.num_layers = len(self.attention_modules)
+        self.layers = check_layers(layers, self.num_layers)
+        self.max_length = max_length
+        self.prompt_style = prompt_style
+        self.kernel = install_capture(
+            model, self.adapter.text_config(), self.adapter.text_config_key
+        )
+        tokenizer = getattr(processor, "tokenizer", None)
+        if tokenizer is not None:
+            tokenizer.padding_side = "left"
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_id: str | Path,
+        layers: Sequence[int],
+        options: LoadOptions | None = None,
+        **kwargs: Any,
+    ) -> Attributor:
+        """Load ``model_id`` (hub id or local directory) and attribute at ``layers``."""
+        model, processor = load_model_and_processor(model_id, options)
+        return cls(model, processor, layers, model_id=str(model_id), **kwargs)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def prompts(self, questions: Sequence[str]) -> list[str]:
+        """The chat-template prompts the model sees for ``questions``."""
+        return [
+            render_chat_prompt(self.processor, question_text(q, self.prompt_style))
+            for q in questions
+        ]
+
+    def encode(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> Any:
+        """Processor output for a left-padded batch, on the model's device."""
+        options: dict[str, Any] = {"padding": True, "return_tensors": "pt"}
+        if self.max_length is not None:
+            options.update(truncation=True, max_length=self.max_length)
+        try:
+            inputs = self.processor(images=list(images), text=list(prompts), **options)
+        except ValueError as error:
+            raise GeometryError(
+                f"the processor could not place the image tokens: {error}"
+            ) from error
+        dtype = self.model.dtype
+        return inputs.to(self.device).to(dtype) if hasattr(inputs, "to") else inputs
+
+    def attribute_batch(
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        layers: Sequence[int] | None = None,
+    ) -> list[Attribution]:
+        """Attribute a batch in one prefill pass; row i is ``(images[i], questions[i])``.
+
+        The result equals attributing each pair alone (left padding, each row's own last token).
+        """
+        if len(images) != len(questions):
+            raise ValueError(f"{len(images)} images but {len(questions)} questions")
+        if not images:
+            return []
+        chosen = self.layers if layers is None else check_layers(layers, self.num_layers)
+        rgb = [image.convert("RGB") for image in images]
+        prompts = self.prompts(questions)
+        inputs = self.encode(rgb, prompts)
+        layouts = [self.adapter.layouts(inputs, row, image.size) for row, image in enumerate(rgb)]
+        with torch.inference_mode(), capturing(self.attention_modules, chosen) as session:
+            rows = run_until_captured(lambda: self.model(**inputs, use_cache=False), session)
+        results = []
+        for row, image in enumerate(rgb):
+            per_layer = _views_for_row(rows, row, layouts[row])
+            results.append(
+                Attribution(
+                    token_views=_mean_over_layers(per_layer),
+                    layer_views=per_layer,
+                    prompt=prompts[row],
+                    image_size=image.size,
+                )
+            )
+        return results
+
+    def attribute(
+        self, image: Image.Image, question: str, layers: Sequence[int] | None = None
+    ) -> Attribution:
+        """Attribute one (image, question) pair."""
+        (result,) = self.attribute_batch([image], [question], layers)
+        return result

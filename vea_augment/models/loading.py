@@ -1,0 +1,73 @@
+"""Loading a VLM and its processor from a hub id or a local directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vea_augment.errors import ConfigError
+
+DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "auto": "auto",
+}
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load: dtype name, device (``cpu``, ``cuda``, ``cuda:1``), remote code, kernel."""
+
+    dtype: str = "auto"
+    device: str = "cpu"
+    trust_remote_code: bool = False
+    attn_implementation: str = "sdpa"
+    local_files_only: bool = False
+
+
+def resolve_dtype(name: str, device: str) -> Any:
+    """The torch dtype for ``name``; ``auto`` is bfloat16 on CUDA and float32 on CPU."""
+    if name not in DTYPES:
+        raise ConfigError(f"unknown dtype {name!r}; choose one of {sorted(DTYPES)}")
+    if name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return DTYPES[name]
+
+
+def load_model_and_processor(
+    model_id: str | Path, options: LoadOptions | None = None
+) -> tuple[Any, Any]:
+    """``(model, processor)`` via ``AutoModelForImageTextToText`` / ``AutoProcessor``.
+
+    ``model_id`` is a hub id (``Qwen/Qwen2.5-VL-7B-Instruct``) or a local directory. The
+    tokenizer pads on the left, which batched last-token attribution requires.
+    """
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    options = options or LoadOptions()
+    source = str(model_id)
+    if source.startswith((".", "/")) and not Path(source).is_dir():
+        raise ConfigError(f"model directory {source!r} does not exist")
+    common = {
+        "trust_remote_code": options.trust_remote_code,
+        "local_files_only": options.local_files_only,
+    }
+    try:
+        processor = AutoProcessor.from_pretrained(source, **common)
+        model = AutoModelForImageTextToText.from_pretrained(
+            source,
+            dtype=resolve_dtype(options.dtype, options.device),
+            attn_implementation=options.attn_implementation,
+            **common,
+        )
+    except OSError as error:
+        raise ConfigError(f"cannot load model {source!r}: {error}") from error
+    model.to(options.device).eval()
+    tokenizer = getattr(processor, "tokenizer", None)
+    if tokenizer is not None:
+        tokenizer.padding_side = "left"
+    return model, processor

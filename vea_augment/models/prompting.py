@@ -1,0 +1,47 @@
+"""The paper's prompts, and rendering them with a model's own chat template."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+QA_PROMPT = (
+    "Directly answer the question based on the image, no explanation is needed. "
+    'If the image does not contain any relevant evidence, output "I cannot answer based on '
+    'the given image." Question: {question}'
+)
+VEA_INSTRUCTION = (
+    "Only use words from the picture, especially those in the highlighted region, "
+    "to answer the question."
+)
+
+PromptStyle = Literal["base", "vea"]
+
+
+def question_text(question: str, style: PromptStyle = "base") -> str:
+    """The user text of the base QA prompt, or of the VEA prompt (base + instruction)."""
+    if not question.strip():
+        raise ValueError("the question is empty")
+    text = QA_PROMPT.format(question=question.strip())
+    if style == "vea":
+        return f"{text} {VEA_INSTRUCTION}"
+    if style != "base":
+        raise ValueError(f"unknown prompt style {style!r}; use 'base' or 'vea'")
+    return text
+
+
+def image_question_messages(text: str) -> list[dict[str, Any]]:
+    """One user turn holding the image first, then the text (the layout the paper uses)."""
+    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+
+
+def render_chat_prompt(processor: Any, text: str) -> str:
+    """The prompt string for one image + ``text``, from the processor's own chat template,
+    ending with the assistant turn's opening so the next token is the answer's first."""
+    if getattr(processor, "chat_template", None) is None:
+        raise ValueError(
+            "the processor has no chat template; load an instruction-tuned checkpoint or set "
+            "processor.chat_template"
+        )
+    return processor.apply_chat_template(
+        image_question_messages(text), add_generation_prompt=True, tokenize=False
+    )

@@ -1,0 +1,252 @@
+"""Tiny random-weight checkpoints of real VLM classes, built offline for tests and benchmarks.
+
+Each checkpoint is a real transformers model class (``Qwen2VLForConditionalGeneration``,
+``LlavaForConditionalGeneration``, ...) with tiny dimensions, a real processor of the family
+and a word-level tokenizer carrying the family's special tokens and a chat template. It is
+saved with ``save_pretrained``, so the same ``from_pretrained`` code that loads a hub model
+loads it. Grouped-query attention is on (fewer key/value heads than query heads).
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Any
+
+import torch
+
+TINY_FAMILIES: tuple[str, ...] = ("qwen2_vl", "qwen2_5_vl", "qwen3_vl", "llava", "llava_pad")
+
+_QWEN_SPECIAL = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
+_LLAVA_SPECIAL = ["<pad>", "<s>", "</s>", "<image>"]
+
+_QWEN_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}{% else %}"
+    "{% for item in message['content'] %}"
+    "{% if item['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_LLAVA_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% else %}"
+    "ASSISTANT: {% endif %}{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for item in message['content'] %}{% if item['type'] == 'image' %}<image>\n"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}{% endif %}"
+    "{% if message['role'] != 'user' %}</s>{% endif %} {% endfor %}"
+    "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
+)
+
+
+def _word_tokenizer(special: list[str], pad: str, template: str) -> Any:
+    """A word-level tokenizer over lower-case words, digits and punctuation, plus ``special``."""
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    words = [
+        "sign", "open", "closed", "shop", "cafe", "what", "is", "the", "a", "of", "on", "in",
+        "red", "blue", "green", "name", "written", "which", "colour", "where", "how", "many",
+        "directly", "answer", "question", "based", "image", "no", "explanation", "needed",
+        "if", "does", "not", "contain", "any", "relevant", "evidence", "output", "i", "cannot",
+        "given", "only", "use", "words", "from", "picture", "especially", "those", "highlighted",
+        "region", "to", "this", "say", "user", "assistant", "system", "yes",
+    ]  # fmt: skip
+    vocab = {token: index for index, token in enumerate([*special, "<unk>"])}
+    whitespace = [" ", "\n", "  ", " \n", "\n\n"]
+    for token in words + list(string.ascii_lowercase + string.digits + string.punctuation):
+        vocab.setdefault(token, len(vocab))
+    for token in whitespace:
+        vocab.setdefault(token, len(vocab))
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"\w+|[^\w\s]|\s+"), behavior="isolated")
+    tokenizer.decoder = decoders.Fuse()
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token=pad,
+        unk_token="<unk>",
+        additional_special_tokens=[token for token in special if token != pad],
+        padding_side="left",
+    )
+    wrapped.chat_template = template
+    return wrapped
+
+
+def _text_dims(num_layers: int, num_heads: int, num_kv_heads: int, hidden_size: int) -> dict:
+    if num_kv_heads >= num_heads or num_heads % num_kv_heads:
+        raise ValueError("tiny models use grouped-query attention: num_kv_heads < num_heads")
+    return {
+        "hidden_size": hidden_size,
+        "intermediate_size": 2 * hidden_size,
+        "num_hidden_layers": num_layers,
+        "num_attention_heads": num_heads,
+        "num_key_value_heads": num_kv_heads,
+        "max_position_embeddings": 16384,
+    }
+
+
+def _qwen(family: str, dims: dict, max_pixels: int | None) -> tuple[Any, Any]:
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLProcessor,
+        Qwen2VLConfig,
+        Qwen2VLImageProcessor,
+        Qwen2VLProcessor,
+        Qwen2VLVideoProcessor,
+        Qwen3VLConfig,
+        Qwen3VLProcessor,
+        Qwen3VLVideoProcessor,
+    )
+
+    tokenizer = _word_tokenizer(_QWEN_SPECIAL, "<|endoftext|>", _QWEN_TEMPLATE)
+    ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _QWEN_SPECIAL}
+    head_dim = dims["hidden_size"] // dims["num_attention_heads"]
+    quarter = head_dim // 4
+    mrope = [head_dim // 2 - 2 * quarter, quarter, quarter]
+    patch = 16 if family == "qwen3_vl" else 14
+    pixels = max_pixels or (patch * 2) ** 2 * 64
+    size = {"shortest_edge": (patch * 2) ** 2 * 4, "longest_edge": pixels}
+    image_processor = Qwen2VLImageProcessor(patch_size=patch, merge_size=2, size=size)
+    text = {
+        **dims,
+        "vocab_size": len(tokenizer),
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
+        "pad_token_id": ids["<|endoftext|>"],
+        "bos_token_id": None,
+        "eos_token_id": ids["<|im_end|>"],
+    }
+    vision: dict[str, Any] = {"depth": 2, "num_heads": 2, "patch_size": patch}
+    token_ids = {
+        "image_token_id": ids["<|image_pad|>"],
+        "video_token_id": ids["<|video_pad|>"],
+        "vision_start_token_id": ids["<|vision_start|>"],
+        "vision_end_token_id": ids["<|vision_end|>"],
+    }
+    if family == "qwen2_vl":
+        vision.update(embed_dim=32, hidden_size=dims["hidden_size"], mlp_ratio=2)
+        config = Qwen2VLConfig(text_config=text, vision_config=vision, **token_ids)
+        processor_class, video = Qwen2VLProcessor, Qwen2VLVideoProcessor
+    elif family == "qwen2_5_vl":
+        vision.update(
+            hidden_size=32,
+            intermediate_size=64,
+            out_hidden_size=dims["hidden_size"],
+            window_size=56,
+            fullatt_block_indexes=[1],
+        )
+        config = Qwen2_5_VLConfig(text_config=text, vision_config=vision, **token_ids)
+        processor_class, video = Qwen2_5_VLProcessor, Qwen2VLVideoProcessor
+    else:
+        text["head_dim"] = head_dim
+        text["rope_parameters"]["mrope_interleaved"] = True
+        vision.update(
+            hidden_size=32,
+            intermediate_size=64,
+            out_hidden_size=dims["hidden_size"],
+            num_position_embeddings=64,
+            deepstack_visual_indexes=[0],
+        )
+        config = Qwen3VLConfig(text_config=text, vision_config=vision, **token_ids)
+        processor_class, video = Qwen3VLProcessor, Qwen3VLVideoProcessor
+    video_processor = video(patch_size=patch, merge_size=2)
+    processor = processor_class(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=video_processor,
+        chat_template=tokenizer.chat_template,
+    )
+    return config, processor
+
+
+def _llava(pad_to_square: bool, dims: dict, image_size: int) -> tuple[Any, Any]:
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaImageProcessor,
+        LlavaProcessor,
+    )
+
+    tokenizer = _word_tokenizer(_LLAVA_SPECIAL, "<pad>", _LLAVA_TEMPLATE)
+    patch = 14
+    vision = CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=image_size,
+        patch_size=patch,
+        projection_dim=32,
+    )
+    text = LlamaConfig(
+        **dims,
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.convert_tokens_to_ids("<s>"),
+        eos_token_id=tokenizer.convert_tokens_to_ids("</s>"),
+    )
+    config = LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        vision_feature_layer=-2,
+        vision_feature_select_strategy="default",
+    )
+    image_processor = LlavaImageProcessor(
+        size={"shortest_edge": image_size},
+        crop_size={"height": image_size, "width": image_size},
+        do_center_crop=True,
+        do_pad=pad_to_square,
+    )
+    processor = LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=patch,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=tokenizer.chat_template,
+    )
+    return config, processor
+
+
+def build_tiny_checkpoint(
+    family: str,
+    directory: str | Path,
+    *,
+    seed: int = 0,
+    num_layers: int = 4,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    hidden_size: int = 64,
+    image_size: int = 56,
+    max_pixels: int | None = None,
+) -> Path:
+    """Build and save a tiny ``family`` checkpoint in ``directory``; return the directory.
+
+    Weights are drawn from ``seed``, so two builds with the same arguments are identical.
+    ``image_size`` is LLaVA's square input side; ``max_pixels`` bounds Qwen's resize.
+    """
+    from transformers import AutoModelForImageTextToText
+
+    if family not in TINY_FAMILIES:
+        raise ValueError(f"unknown tiny family {family!r}; supported: {', '.join(TINY_FAMILIES)}")
+    dims = _text_dims(num_layers, num_heads, num_kv_heads, hidden_size)
+    if family.startswith("qwen"):
+        config, processor = _qwen(family, dims, max_pixels)
+    else:
+        config, processor = _llava(family == "llava_pad", dims, image_size)
+    torch.manual_seed(seed)
+    model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)
+    processor.save_pretrained(target)
+    return target
