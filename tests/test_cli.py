@@ -27,7 +27,7 @@ def test_models_lists_the_published_layers():
     assert "Qwen/Qwen2.5-VL-7B-Instruct      L=28  L_VG=18,22,24" in result.output
 
 
-@pytest.mark.parametrize("command", ["profile", "augment", "answer", "score", "analyze", "demo"])
+@pytest.mark.parametrize("command", ["profile", "answer", "score", "analyze", "demo"])
 def test_unbuilt_commands_say_so_and_exit_2(command):
     result = CliRunner().invoke(cli, [command, "--anything"])
     assert result.exit_code == 2
@@ -39,3 +39,19 @@ def test_self_check_passes_offline_without_ray():
     assert result.exit_code == 0, result.output
     assert "FAIL" not in result.output
     assert "all 4 checks passed." in result.output
+
+
+def test_augment_help_explains_the_options():
+    result = CliRunner().invoke(cli, ["augment", "--help"])
+    assert result.exit_code == 0
+    for option in ("--model", "--layers", "--profile", "--alpha", "--sigma", "--on-error"):
+        assert option in result.output
+
+
+def test_augment_refuses_a_model_without_known_layers_and_points_at_profile(tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        ["augment", "--model", "some/unknown-vlm", "--input", "x.tar", "--output", str(tmp_path)],
+    )
+    assert result.exit_code != 0
+    assert "vea-augment profile" in result.output

@@ -91,11 +91,170 @@ def profile_command(args: tuple[str, ...]) -> None:
     _not_yet("profile", "issue 6: profile and analyze")
 
 
-@cli.command("augment", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def augment_command(args: tuple[str, ...]) -> None:
-    """Write evidence-highlighted images and mask sidecars as WebDataset shards."""
-    _not_yet("augment", "issue 5: the augment Ray job")
+@cli.command("augment")
+@click.option(
+    "--model",
+    "-m",
+    required=True,
+    help="Hub id or local directory of the VLM that attributes (may be a delegate).",
+)
+@click.option(
+    "--input",
+    "-i",
+    "input_",
+    required=True,
+    help="WebDataset shards (paths, brace patterns, URLs, pipe:), a JSONL file, or "
+    "a folder with one JSONL and its images.",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder for shard-NNNNN.tar, _stats/ and _manifest.json.",
+)
+@click.option("--layers", help="Decoder layers to read, e.g. 18,22,24 (0-based).")
+@click.option(
+    "--profile",
+    help="A profile.json from `vea-augment profile`, or a model id with published layers.",
+)
+@click.option(
+    "--alpha",
+    default=0.5,
+    show_default=True,
+    type=float,
+    help="Eq. 4 dimming floor: pixel x (alpha + (1 - alpha) x map).",
+)
+@click.option(
+    "--sigma",
+    default=0.5,
+    show_default=True,
+    type=float,
+    help="Eq. 3 blur: <= 1 fraction of the shorter side, > 1 pixels, 0 off.",
+)
+@click.option(
+    "--lam",
+    default=10.0,
+    show_default=True,
+    type=float,
+    help="Eq. 2 spike factor: a token above lam x its neighbours' max is replaced.",
+)
+@click.option("--no-denoise", is_flag=True, help="Ablation: skip Eq. 2.")
+@click.option("--no-smooth", is_flag=True, help="Ablation: skip Eq. 3.")
+@click.option(
+    "--batch-size",
+    default=4,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Samples per forward pass.",
+)
+@click.option(
+    "--samples-per-shard",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Shard size when the input is JSONL.",
+)
+@click.option(
+    "--num-actors",
+    type=click.IntRange(min=1),
+    help="Model actors (default: one per GPU, or 1 on a CPU-only cluster).",
+)
+@click.option("--keep-original", is_flag=True, help="Also store the original image (orig.<ext>).")
+@click.option(
+    "--image-format",
+    type=click.Choice(["jpg", "png", "webp"]),
+    help="Output image format (default: the input's).",
+)
+@click.option(
+    "--on-error",
+    type=click.Choice(["passthrough", "skip"]),
+    default="passthrough",
+    show_default=True,
+    help="A failed sample is written unhighlighted with an error sidecar, or left out "
+    "(it is counted in _stats either way).",
+)
+@click.option(
+    "--image-root",
+    type=click.Path(file_okay=False),
+    help="Folder that JSONL image paths are relative to (default: the JSONL's).",
+)
+@click.option(
+    "--max-pixels",
+    default=100_000_000,
+    show_default=True,
+    type=int,
+    help="Refuse images with more pixels (decompression bombs).",
+)
+@click.option(
+    "--dtype",
+    default="auto",
+    show_default=True,
+    help="Model weights dtype: auto, float32, bfloat16, float16.",
+)
+@click.option("--device", help="Device for each actor's model (default: cuda if there, else cpu).")
+@click.option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code.")
+@click.option("--address", help="Join an existing Ray cluster (e.g. auto); default: local Ray.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def augment_command(**options: object) -> None:
+    """Write evidence-highlighted images and mask sidecars as WebDataset shards.
+
+    Each input shard N becomes output shard N with, per sample, the highlighted image at its
+    original resolution, mask.png, scores.npy and a json (the input record, a LLaVA/ShareGPT
+    conversation, and a `vea` block saying how the mask was made or why it failed). A rerun
+    with the same --output skips finished shards.
+    """
+    from pathlib import Path
+
+    from vea_augment.augment import AugmentSettings
+    from vea_augment.errors import VEAError
+    from vea_augment.layer_choice import resolve_layers
+    from vea_augment.method.types import MaskConfig
+    from vea_augment.ray_jobs.augment_job import AugmentJob, ModelSpec, run_augment_job
+
+    try:
+        layers, layer_source = resolve_layers(
+            str(options["model"]), options["layers"], options["profile"]
+        )
+        mask = MaskConfig(
+            alpha=options["alpha"],
+            sigma=options["sigma"],
+            lam=options["lam"],
+            denoise=not options["no_denoise"],
+            smooth=not options["no_smooth"],
+        )
+        job = AugmentJob(
+            input=str(options["input_"]),
+            output=Path(str(options["output"])),
+            model=ModelSpec(
+                str(options["model"]),
+                layers,
+                str(options["dtype"]),
+                options["device"],
+                bool(options["trust_remote_code"]),
+            ),
+            settings=AugmentSettings(
+                mask=mask,
+                batch_size=options["batch_size"],
+                keep_original=bool(options["keep_original"]),
+                image_format=options["image_format"],
+                on_error=options["on_error"],
+                max_pixels=options["max_pixels"],
+            ),
+            samples_per_shard=options["samples_per_shard"],
+            image_root=options["image_root"],
+            num_actors=options["num_actors"],
+            address=options["address"],
+        )
+        click.echo(f"layers {','.join(map(str, layers))} ({layer_source})", err=True)
+        summary = run_augment_job(job, show_progress=not options["no_progress"])
+    except VEAError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"output: {job.output}")
+    if summary.shards_failed:
+        sys.exit(1)
 
 
 @cli.command("answer", context_settings={"ignore_unknown_options": True})

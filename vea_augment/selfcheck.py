@@ -26,8 +26,17 @@ class CheckResult:
 
 def _check_packages() -> str:
     versions = []
-    for name in ("numpy", "scipy", "PIL", "pydantic", "torch", "torchvision",
-                 "transformers", "ray", "webdataset"):
+    for name in (
+        "numpy",
+        "scipy",
+        "PIL",
+        "pydantic",
+        "torch",
+        "torchvision",
+        "transformers",
+        "ray",
+        "webdataset",
+    ):
         module = importlib.import_module(name)
         versions.append(f"{name} {getattr(module, '__version__', '?')}")
     transformers = importlib.import_module("transformers")
@@ -50,9 +59,7 @@ def _planted_views() -> tuple[list, np.ndarray, int, int]:
 
     width, height, rows, cols = 160, 120, 6, 8
     ys, xs = np.mgrid[0:rows, 0:cols]
-    boxes = np.stack(
-        [xs * 20.0, ys * 20.0, (xs + 1) * 20.0, (ys + 1) * 20.0], axis=-1
-    )
+    boxes = np.stack([xs * 20.0, ys * 20.0, (xs + 1) * 20.0, (ys + 1) * 20.0], axis=-1)
     scores = np.full((rows, cols), 0.01)
     scores[2:4, 5:7] = 0.2  # the planted evidence: a 2x2 cluster survives denoising
     scores[0, 0] = 5.0  # an attention-sink spike at a corner, which Eq. 2 must remove
@@ -113,9 +120,9 @@ def _check_ray() -> str:
     started = time.perf_counter()
     already = ray.is_initialized()
     if not already:
-        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
+
         @ray.remote
         def square(value: int) -> int:
             return value * value

@@ -78,8 +78,11 @@ def plan_shards(
             raise ConfigError(f"JSONL input {source!r} does not exist")
         return _jsonl_tasks(path, samples_per_shard, image_root)
     urls = list(braceexpand.braceexpand(source))
-    local_missing = [url for url in urls if "://" not in url and not url.startswith("pipe:")
-                     and not Path(url).is_file()]
+    local_missing = [
+        url
+        for url in urls
+        if "://" not in url and not url.startswith("pipe:") and not Path(url).is_file()
+    ]
     if local_missing:
         shown = ", ".join(local_missing[:3]) + (" ..." if len(local_missing) > 3 else "")
         raise ConfigError(f"{len(local_missing)} input shard(s) do not exist: {shown}")

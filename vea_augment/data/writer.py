@@ -121,6 +121,10 @@ class ShardWriter:
         self.index = index
         self.final_path = shard_path(self.output_dir, index)
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        # A shard is handed to one writer at a time, so an older temporary of this shard
+        # belongs to a writer that was killed before it could clean up.
+        for stale in self.output_dir.glob(f"{self.final_path.name}{_TEMP_MARK}*"):
+            stale.unlink(missing_ok=True)
         self._temporary = self.final_path.with_name(
             f"{self.final_path.name}{_TEMP_MARK}{uuid.uuid4().hex}"
         )

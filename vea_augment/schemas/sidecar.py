@@ -38,6 +38,7 @@ class VEASidecar(Contract):
     lam: float = Field(gt=0)
     denoise: bool = True
     smooth: bool = True
+    prompt: str | None = Field(default=None, description="The exact text that was attributed.")
     image_size: tuple[int, int] | None = Field(default=None, description="(width, height).")
     views: list[ViewGrid] = Field(default_factory=list, description="Views that contributed.")
     boxes_clipped: int = Field(default=0, ge=0, description="Evidence boxes clipped to image.")

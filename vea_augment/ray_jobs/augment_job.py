@@ -1,0 +1,244 @@
+"""The distributed ``augment`` job: one model actor per GPU, shards handed out from a queue."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import ray
+from tqdm import tqdm
+
+from vea_augment._version import __version__
+from vea_augment.augment import AugmentSettings, augment_shard
+from vea_augment.data.sources import ShardTask, plan_shards
+from vea_augment.data.writer import (
+    MANIFEST_NAME,
+    finished_shards,
+    remove_stale_temporaries,
+    shard_path,
+    stats_path,
+    write_json_atomic,
+)
+from vea_augment.ray_jobs.cluster import ActorPlan, connect, plan_actors
+from vea_augment.ray_jobs.scheduler import ActorPool, ShardOutcome, run_shards
+from vea_augment.schemas.manifest import JobManifest
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model an actor loads, and how."""
+
+    model: str
+    layers: tuple[int, ...]
+    dtype: str = "auto"
+    device: str | None = None
+    trust_remote_code: bool = False
+
+
+@dataclass(frozen=True)
+class AugmentJob:
+    """Everything ``vea-augment augment`` was asked to do."""
+
+    input: str
+    output: Path
+    model: ModelSpec
+    settings: AugmentSettings = field(default_factory=AugmentSettings)
+    samples_per_shard: int = 1000
+    image_root: str | None = None
+    num_actors: int | None = None
+    address: str | None = None
+    max_attempts: int = 3
+
+
+@dataclass
+class JobSummary:
+    """What the job did, for the end-of-job report."""
+
+    shards_total: int
+    shards_skipped: int
+    shards_done: int
+    shards_failed: list[str]
+    samples: int
+    ok: int
+    errors: int
+    errors_by_reason: dict[str, int]
+    seconds: float
+    actors: str
+    actor_restarts: int
+
+    def lines(self) -> list[str]:
+        rate = self.samples / self.seconds if self.seconds > 0 else 0.0
+        text = [
+            f"shards: {self.shards_done} written, {self.shards_skipped} already done, "
+            f"{len(self.shards_failed)} failed (of {self.shards_total})",
+            f"samples: {self.samples} ({self.ok} ok, {self.errors} errors) in "
+            f"{self.seconds:.1f}s, {rate:.2f} samples/s on {self.actors}",
+        ]
+        text += [
+            f"  {count:>6}  {reason}"
+            for reason, count in sorted(self.errors_by_reason.items(), key=lambda item: -item[1])
+        ]
+        text += [f"  failed shard: {failure}" for failure in self.shards_failed]
+        if self.actor_restarts:
+            text.append(f"actors replaced after failures: {self.actor_restarts}")
+        return text
+
+
+@ray.remote
+class AugmentActor:
+    """Holds one model (on its GPU, or the CPU) and augments whole shards."""
+
+    def __init__(
+        self, spec: ModelSpec, settings: AugmentSettings, output: str, torch_threads: int
+    ) -> None:
+        import torch
+
+        from vea_augment.attribution import Attributor
+        from vea_augment.models.loading import LoadOptions
+
+        torch.set_num_threads(max(1, torch_threads))
+        device = spec.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        options = LoadOptions(
+            dtype=spec.dtype, device=device, trust_remote_code=spec.trust_remote_code
+        )
+        self.attributor = Attributor.from_pretrained(spec.model, list(spec.layers), options)
+        self.settings = settings
+        self.output = Path(output)
+        self.name = f"{platform.node()}:{os.getpid()}"
+
+    def run_shard(self, task: ShardTask) -> dict[str, Any]:
+        stats = augment_shard(task, self.attributor, self.settings, self.output, worker=self.name)
+        return stats.model_dump(mode="json")
+
+    def where(self) -> str:
+        return self.name
+
+
+def _package_versions() -> dict[str, str]:
+    found = {"python": platform.python_version(), "vea-augment": __version__}
+    for name in ("torch", "transformers", "ray", "webdataset", "numpy", "pillow"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _manifest(job: AugmentJob) -> JobManifest:
+    config = {
+        "model": asdict(job.model),
+        "settings": {**asdict(job.settings), "mask": asdict(job.settings.mask)},
+        "samples_per_shard": job.samples_per_shard,
+        "image_root": job.image_root,
+        "num_actors": job.num_actors,
+        "address": job.address,
+    }
+    return JobManifest(
+        command="augment",
+        tool_version=__version__,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        input=job.input,
+        output=str(job.output),
+        config=json.loads(json.dumps(config)),
+        versions=_package_versions(),
+    )
+
+
+def _committed_stats(output: Path, task: ShardTask) -> dict[str, Any] | None:
+    if shard_path(output, task.index).exists() and stats_path(output, task.index).exists():
+        return json.loads(stats_path(output, task.index).read_text())
+    return None
+
+
+def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
+    """Run (or resume) the job: skip committed shards, augment the rest on the actor pool."""
+    started = time.perf_counter()
+    tasks = plan_shards(job.input, job.samples_per_shard, job.image_root)
+    job.output.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(job.output)
+    done = finished_shards(job.output)
+    todo = [task for task in tasks if task.index not in done]
+    write_json_atomic(job.output / MANIFEST_NAME, _manifest(job))
+
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    failed: list[str] = []
+    plan = ActorPlan(0, 0.0, 0.0)
+    restarts = 0
+    if todo:
+        started_ray = connect(job.address)
+        try:
+            plan = plan_actors(job.num_actors, len(todo))
+            options: dict[str, Any] = {
+                "num_cpus": plan.num_cpus,
+                "num_gpus": plan.num_gpus,
+                "scheduling_strategy": "SPREAD",
+            }
+            arguments = (job.model, job.settings, str(job.output.resolve()), int(plan.num_cpus))
+            pool = ActorPool(
+                lambda: AugmentActor.options(
+                    name=f"vea-augment-{uuid.uuid4().hex[:12]}", **options
+                ).remote(*arguments),
+                plan.num_actors,
+                "run_shard",
+            )
+            bar = tqdm(
+                total=len(todo),
+                unit="shard",
+                disable=not show_progress,
+                desc=f"augment ({plan.describe()})",
+            )
+
+            def on_done(outcome: ShardOutcome) -> None:
+                if outcome.stats is None:
+                    failed.append(f"{outcome.task.describe()}: " + "; ".join(outcome.errors))
+                else:
+                    counts["samples"] += outcome.stats["total"]
+                    counts["ok"] += outcome.stats["ok"]
+                    counts["errors"] += outcome.stats["errors"]
+                    reasons.update(outcome.stats["errors_by_reason"])
+                elapsed = time.perf_counter() - started
+                bar.set_postfix(
+                    samples=counts["samples"],
+                    rate=f"{counts['samples'] / max(elapsed, 1e-9):.2f}/s",
+                    errors=counts["errors"],
+                )
+                bar.update(1)
+
+            try:
+                run_shards(
+                    pool,
+                    todo,
+                    lambda task: _committed_stats(job.output, task),
+                    on_done,
+                    job.max_attempts,
+                )
+            finally:
+                bar.close()
+                restarts = pool.replaced
+                pool.shutdown()
+        finally:
+            if started_ray:
+                ray.shutdown()
+    return JobSummary(
+        shards_total=len(tasks),
+        shards_skipped=len(tasks) - len(todo),
+        shards_done=len(todo) - len(failed),
+        shards_failed=failed,
+        samples=counts["samples"],
+        ok=counts["ok"],
+        errors=counts["errors"],
+        errors_by_reason=dict(reasons),
+        seconds=time.perf_counter() - started,
+        actors=plan.describe() if todo else "no actors (nothing to do)",
+        actor_restarts=restarts,
+    )

@@ -1,0 +1,51 @@
+"""Joining or starting a Ray cluster, and sizing the actor pool from its resources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ray
+
+
+@dataclass(frozen=True)
+class ActorPlan:
+    """How many model actors to start and what each one reserves."""
+
+    num_actors: int
+    num_gpus: float
+    num_cpus: float
+
+    def describe(self) -> str:
+        device = f"{self.num_gpus:g} GPU" if self.num_gpus else f"{self.num_cpus:g} CPU"
+        return f"{self.num_actors} actor(s), {device} each"
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Join ``address`` (e.g. ``auto`` or ``ray://host:10001``) or start a local Ray.
+
+    Returns True when this call started Ray (so the caller shuts it down again).
+    """
+    if ray.is_initialized():
+        return False
+    if address:
+        ray.init(address=address, log_to_driver=True, configure_logging=False)
+    else:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, configure_logging=False)
+    return True
+
+
+def plan_actors(requested: int | None, num_shards: int) -> ActorPlan:
+    """One actor per GPU of the cluster, or ``requested`` CPU actors (default 1) without GPUs.
+
+    Never more actors than shards: an idle actor would only hold a model copy.
+    """
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    cpus = max(1, int(resources.get("CPU", 1)))
+    if gpus > 0:
+        count = min(requested or gpus, gpus)
+        plan = ActorPlan(count, 1.0, 1.0)
+    else:
+        count = requested or 1
+        plan = ActorPlan(count, 0.0, max(1.0, float(cpus // max(count, 1))))
+    return ActorPlan(max(1, min(plan.num_actors, num_shards)), plan.num_gpus, plan.num_cpus)

@@ -1,0 +1,102 @@
+"""A shard-level work queue over a pool of Ray actors, exactly-once by our own commit.
+
+Ray's own retries are not trusted for exactly-once output (an actor error can be raised even
+when the task finished). Each shard is committed by the worker (temporary name, stats, then
+rename); here a failed or killed actor's shard is simply queued again on a fresh actor, and
+a shard whose final file exists counts as done whatever Ray said.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError, RayTaskError
+
+from vea_augment.data.sources import ShardTask
+
+
+@dataclass
+class ShardOutcome:
+    """How a shard ended: its statistics (a dict), or the errors of its failed attempts."""
+
+    task: ShardTask
+    stats: dict[str, Any] | None = None
+    attempts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class ActorPool:
+    """Runs ``method(task)`` on actors made by ``make_actor``, replacing dead ones."""
+
+    def __init__(self, make_actor: Callable[[], Any], size: int, method: str) -> None:
+        self._make_actor = make_actor
+        self._method = method
+        self.actors = [make_actor() for _ in range(size)]
+        self.replaced = 0
+
+    def submit(self, actor: Any, task: ShardTask) -> ray.ObjectRef:
+        return getattr(actor, self._method).remote(task)
+
+    def replace(self, actor: Any) -> Any:
+        """Kill ``actor`` (if it still lives) and put a fresh one in its place."""
+        with suppress(Exception):  # already dead: nothing to kill
+            ray.kill(actor, no_restart=True)
+        fresh = self._make_actor()
+        self.actors[self.actors.index(actor)] = fresh
+        self.replaced += 1
+        return fresh
+
+    def shutdown(self) -> None:
+        for actor in self.actors:
+            with suppress(Exception):  # already dead
+                ray.kill(actor, no_restart=True)
+
+
+def run_shards(
+    pool: ActorPool,
+    tasks: list[ShardTask],
+    is_committed: Callable[[ShardTask], dict[str, Any] | None],
+    on_done: Callable[[ShardOutcome], None],
+    max_attempts: int = 3,
+) -> list[ShardOutcome]:
+    """Process every task on the pool; a failed attempt is retried on a fresh actor.
+
+    ``is_committed(task)`` returns the shard's committed statistics if its output exists
+    (then an actor error is ignored) or None. Returns one outcome per task.
+    """
+    queue: deque[ShardOutcome] = deque(ShardOutcome(task) for task in tasks)
+    idle = list(pool.actors)
+    running: dict[ray.ObjectRef, tuple[Any, ShardOutcome]] = {}
+    finished: list[ShardOutcome] = []
+    while queue or running:
+        while queue and idle:
+            actor, outcome = idle.pop(), queue.popleft()
+            outcome.attempts += 1
+            running[pool.submit(actor, outcome.task)] = (actor, outcome)
+        ready, _ = ray.wait(list(running), num_returns=1)
+        actor, outcome = running.pop(ready[0])
+        try:
+            outcome.stats = ray.get(ready[0])
+            idle.append(actor)
+        except (RayActorError, RayTaskError) as exc:
+            outcome.stats = is_committed(outcome.task)
+            if outcome.stats is None:
+                outcome.errors.append(
+                    f"attempt {outcome.attempts}: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:300]}"
+                )
+            if isinstance(exc, RayActorError):
+                idle.append(pool.replace(actor))
+            else:
+                idle.append(actor)
+            if outcome.stats is None and outcome.attempts < max_attempts:
+                queue.append(outcome)
+                continue
+        finished.append(outcome)
+        on_done(outcome)
+    return finished
