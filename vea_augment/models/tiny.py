@@ -46,9 +46,24 @@ _LLAVA_TEMPLATE = (
 )
 
 
-def _word_tokenizer(special: list[str], pad: str, template: str) -> Any:
-    """A word-level tokenizer over lower-case words, digits and punctuation, plus ``special``."""
+def _word_tokenizer(
+    special: list[str],
+    template: str,
+    *,
+    pad: str,
+    eos: str,
+    bos: str | None = None,
+) -> Any:
+    """A lossless word-level tokenizer for lower-cased ASCII text, plus ``special`` tokens.
+
+    A small list of whole words gets one token each; any other word is split into single
+    characters, so every lower-cased ASCII string round-trips without ``<unk>``. With ``bos``
+    every encoding starts with it, as LLaVA's Llama tokenizer does.
+    """
+    import re
+
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers.processors import TemplateProcessing
     from transformers import PreTrainedTokenizerFast
 
     words = [
@@ -60,27 +75,36 @@ def _word_tokenizer(special: list[str], pad: str, template: str) -> Any:
         "region", "to", "this", "say", "user", "assistant", "system", "yes",
     ]  # fmt: skip
     vocab = {token: index for index, token in enumerate([*special, "<unk>"])}
-    whitespace = [" ", "\n", "  ", " \n", "\n\n"]
-    for token in words + list(string.ascii_lowercase + string.digits + string.punctuation):
+    characters = string.ascii_lowercase + string.digits + string.punctuation + " \n\t"
+    for token in words + list(characters):
         vocab.setdefault(token, len(vocab))
-    for token in whitespace:
-        vocab.setdefault(token, len(vocab))
+    # Longest first, so that a listed word is never shadowed by a listed prefix of it.
+    known = "|".join(re.escape(word) for word in sorted(words, key=len, reverse=True))
     tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tokenizer.normalizer = normalizers.Lowercase()
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(r"\w+|[^\w\s]|\s+"), behavior="isolated")
+    tokenizer.pre_tokenizer = pre_tokenizers.Split(
+        Regex(rf"\b(?:{known})\b|\w|[^\w]"), behavior="isolated"
+    )
     tokenizer.decoder = decoders.Fuse()
+    if bos is not None:
+        tokenizer.post_processor = TemplateProcessing(
+            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, vocab[bos])]
+        )
+    named = {"pad_token": pad, "eos_token": eos, "unk_token": "<unk>"}
+    if bos is not None:
+        named["bos_token"] = bos
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        pad_token=pad,
-        unk_token="<unk>",
-        additional_special_tokens=[token for token in special if token != pad],
+        additional_special_tokens=[token for token in special if token not in named.values()],
         padding_side="left",
+        **named,
     )
     wrapped.chat_template = template
     return wrapped
 
 
 def _text_dims(num_layers: int, num_heads: int, num_kv_heads: int, hidden_size: int) -> dict:
+    """Text-model config fields; refuses head counts that would not be grouped-query attention."""
     if num_kv_heads >= num_heads or num_heads % num_kv_heads:
         raise ValueError("tiny models use grouped-query attention: num_kv_heads < num_heads")
     return {
@@ -93,7 +117,24 @@ def _text_dims(num_layers: int, num_heads: int, num_kv_heads: int, hidden_size: 
     }
 
 
+def _mrope_section(head_dim: int, *, interleaved: bool) -> list[int]:
+    """Temporal, height and width rotary pairs summing to ``head_dim // 2``.
+
+    The split keeps the released proportions: Qwen2/2.5-VL use [16, 24, 24] of 64 pairs
+    (contiguous blocks), Qwen3-VL uses [24, 20, 20] of 64 (interleaved, where height and width
+    take every third pair, so each may hold at most a third of the pairs).
+    """
+    pairs = head_dim // 2
+    if interleaved:
+        height = width = pairs * 5 // 16
+        return [pairs - height - width, height, width]
+    temporal = pairs // 4
+    height = (pairs - temporal) // 2
+    return [temporal, height, pairs - temporal - height]
+
+
 def _qwen(family: str, dims: dict, max_pixels: int | None) -> tuple[Any, Any]:
+    """Config and processor of a Qwen-VL ``family`` whose token ids match its tokenizer."""
     from transformers import (
         Qwen2_5_VLConfig,
         Qwen2_5_VLProcessor,
@@ -106,15 +147,18 @@ def _qwen(family: str, dims: dict, max_pixels: int | None) -> tuple[Any, Any]:
         Qwen3VLVideoProcessor,
     )
 
-    tokenizer = _word_tokenizer(_QWEN_SPECIAL, "<|endoftext|>", _QWEN_TEMPLATE)
+    tokenizer = _word_tokenizer(
+        _QWEN_SPECIAL, _QWEN_TEMPLATE, pad="<|endoftext|>", eos="<|im_end|>"
+    )
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in _QWEN_SPECIAL}
     head_dim = dims["hidden_size"] // dims["num_attention_heads"]
-    quarter = head_dim // 4
-    mrope = [head_dim // 2 - 2 * quarter, quarter, quarter]
+    mrope = _mrope_section(head_dim, interleaved=family == "qwen3_vl")
     patch = 16 if family == "qwen3_vl" else 14
     pixels = max_pixels or (patch * 2) ** 2 * 64
     size = {"shortest_edge": (patch * 2) ** 2 * 4, "longest_edge": pixels}
-    image_processor = Qwen2VLImageProcessor(patch_size=patch, merge_size=2, size=size)
+    # Qwen3-VL normalises to [-1, 1]; Qwen2/2.5-VL keep the CLIP statistics.
+    stats = {"image_mean": [0.5] * 3, "image_std": [0.5] * 3} if family == "qwen3_vl" else {}
+    image_processor = Qwen2VLImageProcessor(patch_size=patch, merge_size=2, size=size, **stats)
     text = {
         **dims,
         "vocab_size": len(tokenizer),
@@ -156,7 +200,7 @@ def _qwen(family: str, dims: dict, max_pixels: int | None) -> tuple[Any, Any]:
         )
         config = Qwen3VLConfig(text_config=text, vision_config=vision, **token_ids)
         processor_class, video = Qwen3VLProcessor, Qwen3VLVideoProcessor
-    video_processor = video(patch_size=patch, merge_size=2)
+    video_processor = video(patch_size=patch, merge_size=2, **stats)
     processor = processor_class(
         image_processor=image_processor,
         tokenizer=tokenizer,
@@ -167,7 +211,9 @@ def _qwen(family: str, dims: dict, max_pixels: int | None) -> tuple[Any, Any]:
 
 
 def _llava(pad_to_square: bool, dims: dict, image_size: int) -> tuple[Any, Any]:
+    """Config and processor of LLaVA-1.5 (centre crop, or pad to square) at ``image_size``."""
     from transformers import (
+        CLIPImageProcessor,
         CLIPVisionConfig,
         LlamaConfig,
         LlavaConfig,
@@ -175,7 +221,7 @@ def _llava(pad_to_square: bool, dims: dict, image_size: int) -> tuple[Any, Any]:
         LlavaProcessor,
     )
 
-    tokenizer = _word_tokenizer(_LLAVA_SPECIAL, "<pad>", _LLAVA_TEMPLATE)
+    tokenizer = _word_tokenizer(_LLAVA_SPECIAL, _LLAVA_TEMPLATE, pad="<pad>", eos="</s>", bos="<s>")
     patch = 14
     vision = CLIPVisionConfig(
         hidden_size=32,
@@ -200,12 +246,18 @@ def _llava(pad_to_square: bool, dims: dict, image_size: int) -> tuple[Any, Any]:
         vision_feature_layer=-2,
         vision_feature_select_strategy="default",
     )
-    image_processor = LlavaImageProcessor(
-        size={"shortest_edge": image_size},
-        crop_size={"height": image_size, "width": image_size},
-        do_center_crop=True,
-        do_pad=pad_to_square,
-    )
+    geometry: dict[str, Any] = {
+        "size": {"shortest_edge": image_size},
+        "crop_size": {"height": image_size, "width": image_size},
+        "do_center_crop": True,
+    }
+    # CLIPImageProcessor's own do_pad pads a batch to its largest size after resizing; LLaVA's
+    # pad variant (expand2square: centre the image on a mean-colour square before resizing)
+    # is LlavaImageProcessor(do_pad=True).
+    if pad_to_square:
+        image_processor = LlavaImageProcessor(**geometry, do_pad=True)
+    else:
+        image_processor = CLIPImageProcessor(**geometry)
     processor = LlavaProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,

@@ -113,7 +113,8 @@ class AugmentActor:
         self.attributor = Attributor.from_pretrained(spec.model, list(spec.layers), options)
         self.settings = settings
         self.output = Path(output)
-        self.name = f"{platform.node()}:{os.getpid()}"
+        node = ray.get_runtime_context().get_node_id()[:12]
+        self.name = f"{platform.node()}:node-{node}:pid-{os.getpid()}"
 
     def run_shard(self, task: ShardTask) -> dict[str, Any]:
         stats = augment_shard(task, self.attributor, self.settings, self.output, worker=self.name)
