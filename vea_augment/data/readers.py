@@ -40,6 +40,8 @@ class RawSample:
     image_ext: str | None = None
     error: str | None = None
     ignored_members: list[str] = field(default_factory=list)
+    #: The bytes of the ignored members (e.g. an output shard's ``mask.png``, ``orig.jpg``).
+    extras: dict[str, bytes] = field(default_factory=dict)
 
 
 def _unsafe_suffix(extension: str) -> str | None:
@@ -58,9 +60,12 @@ def _assemble(key: str, members: dict[str, bytes]) -> RawSample:
             )
             return sample
     images = [ext for ext in members if ext in IMAGE_EXTENSIONS]
-    sample.ignored_members = sorted(
-        ext for ext in members if ext != RECORD_EXTENSION and ext not in IMAGE_EXTENSIONS
-    )
+    sample.extras = {
+        ext: data
+        for ext, data in members.items()
+        if ext != RECORD_EXTENSION and ext not in IMAGE_EXTENSIONS
+    }
+    sample.ignored_members = sorted(sample.extras)
     if RECORD_EXTENSION not in members:
         sample.error = "no .json record in the sample"
         return sample

@@ -29,19 +29,23 @@ def question_text(question: str, style: PromptStyle = "base") -> str:
     return text
 
 
-def image_question_messages(text: str) -> list[dict[str, Any]]:
-    """One user turn holding the image first, then the text (the layout the paper uses)."""
-    return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": text}]}]
+def image_question_messages(text: str, image_count: int = 1) -> list[dict[str, Any]]:
+    """One user turn holding the image(s) first, then the text (the layout the paper uses)."""
+    if image_count < 1:
+        raise ValueError(f"a VQA prompt needs at least one image, got {image_count}")
+    content: list[dict[str, Any]] = [{"type": "image"} for _ in range(image_count)]
+    return [{"role": "user", "content": [*content, {"type": "text", "text": text}]}]
 
 
-def render_chat_prompt(processor: Any, text: str) -> str:
-    """The prompt string for one image + ``text``, from the processor's own chat template,
-    ending with the assistant turn's opening so the next token is the answer's first."""
+def render_chat_prompt(processor: Any, text: str, image_count: int = 1) -> str:
+    """The prompt string for ``image_count`` images + ``text``, from the processor's own chat
+    template, ending with the assistant turn's opening so the next token is the answer's
+    first."""
     if getattr(processor, "chat_template", None) is None:
         raise ValueError(
             "the processor has no chat template; load an instruction-tuned checkpoint or set "
             "processor.chat_template"
         )
     return processor.apply_chat_template(
-        image_question_messages(text), add_generation_prompt=True, tokenize=False
+        image_question_messages(text, image_count), add_generation_prompt=True, tokenize=False
     )

@@ -6,7 +6,6 @@ import json
 import os
 import platform
 import time
-import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from tqdm import tqdm
 
 from vea_augment._version import __version__
 from vea_augment.augment import AugmentSettings, augment_shard
@@ -28,8 +26,9 @@ from vea_augment.data.writer import (
     stats_path,
     write_json_atomic,
 )
-from vea_augment.ray_jobs.cluster import ActorPlan, connect, plan_actors
-from vea_augment.ray_jobs.scheduler import ActorPool, ShardOutcome, run_shards
+from vea_augment.ray_jobs.cluster import ActorPlan
+from vea_augment.ray_jobs.distribute import PoolRequest, distribute
+from vea_augment.ray_jobs.scheduler import ShardOutcome
 from vea_augment.schemas.manifest import JobManifest
 
 
@@ -176,60 +175,45 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
     plan = ActorPlan(0, 0.0, 0.0)
     restarts = 0
     if todo:
-        started_ray = connect(job.address)
-        try:
-            plan = plan_actors(job.num_actors, len(todo))
-            options: dict[str, Any] = {
-                "num_cpus": plan.num_cpus,
-                "num_gpus": plan.num_gpus,
-                "scheduling_strategy": "SPREAD",
+
+        def on_done(outcome: ShardOutcome) -> dict[str, Any]:
+            if outcome.stats is None:
+                failed.append(f"{outcome.task.describe()}: " + "; ".join(outcome.errors))
+            else:
+                counts["samples"] += outcome.stats["total"]
+                counts["ok"] += outcome.stats["ok"]
+                counts["errors"] += outcome.stats["errors"]
+                reasons.update(outcome.stats["errors_by_reason"])
+            elapsed = time.perf_counter() - started
+            return {
+                "samples": counts["samples"],
+                "rate": f"{counts['samples'] / max(elapsed, 1e-9):.2f}/s",
+                "errors": counts["errors"],
             }
-            arguments = (job.model, job.settings, str(job.output.resolve()), int(plan.num_cpus))
-            pool = ActorPool(
-                lambda: AugmentActor.options(
-                    name=f"vea-augment-{uuid.uuid4().hex[:12]}", **options
-                ).remote(*arguments),
-                plan.num_actors,
-                "run_shard",
-            )
-            bar = tqdm(
-                total=len(todo),
-                unit="shard",
-                disable=not show_progress,
-                desc=f"augment ({plan.describe()})",
-            )
 
-            def on_done(outcome: ShardOutcome) -> None:
-                if outcome.stats is None:
-                    failed.append(f"{outcome.task.describe()}: " + "; ".join(outcome.errors))
-                else:
-                    counts["samples"] += outcome.stats["total"]
-                    counts["ok"] += outcome.stats["ok"]
-                    counts["errors"] += outcome.stats["errors"]
-                    reasons.update(outcome.stats["errors_by_reason"])
-                elapsed = time.perf_counter() - started
-                bar.set_postfix(
-                    samples=counts["samples"],
-                    rate=f"{counts['samples'] / max(elapsed, 1e-9):.2f}/s",
-                    errors=counts["errors"],
-                )
-                bar.update(1)
-
-            try:
-                run_shards(
-                    pool,
-                    todo,
-                    lambda task: _committed_stats(job.output, task),
-                    on_done,
-                    job.max_attempts,
-                )
-            finally:
-                bar.close()
-                restarts = pool.replaced
-                pool.shutdown()
-        finally:
-            if started_ray:
-                ray.shutdown()
+        request = PoolRequest(
+            actor_class=AugmentActor,
+            arguments=lambda plan: (
+                job.model,
+                job.settings,
+                str(job.output.resolve()),
+                int(plan.num_cpus),
+            ),
+            method="run_shard",
+            name_prefix="vea-augment",
+            num_actors=job.num_actors,
+            address=job.address,
+            max_attempts=job.max_attempts,
+        )
+        result = distribute(
+            request,
+            todo,
+            lambda task: _committed_stats(job.output, task),
+            on_done,
+            "augment",
+            show_progress,
+        )
+        plan, restarts = result.plan, result.restarts
     return JobSummary(
         shards_total=len(tasks),
         shards_skipped=len(tasks) - len(todo),

@@ -34,13 +34,14 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
-def plan_actors(requested: int | None, num_shards: int) -> ActorPlan:
-    """One actor per GPU of the cluster, or ``requested`` CPU actors (default 1) without GPUs.
+def plan_actors(requested: int | None, num_shards: int, use_gpus: bool = True) -> ActorPlan:
+    """One actor per GPU of the cluster, or ``requested`` CPU actors (default 1) without GPUs
+    (or when ``use_gpus`` is False: actors that only call a served model need none).
 
     Never more actors than shards: an idle actor would only hold a model copy.
     """
     resources = ray.cluster_resources()
-    gpus = int(resources.get("GPU", 0))
+    gpus = int(resources.get("GPU", 0)) if use_gpus else 0
     cpus = max(1, int(resources.get("CPU", 1)))
     if gpus > 0:
         count = min(requested or gpus, gpus)

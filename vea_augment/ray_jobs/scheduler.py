@@ -12,19 +12,23 @@ from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import ray
 from ray.exceptions import RayActorError, RayTaskError
 
-from vea_augment.data.sources import ShardTask
+
+class ShardWork(Protocol):
+    """A unit of work handed to an actor: an input shard, plus whatever the job adds."""
+
+    def describe(self) -> str: ...
 
 
 @dataclass
 class ShardOutcome:
     """How a shard ended: its statistics (a dict), or the errors of its failed attempts."""
 
-    task: ShardTask
+    task: ShardWork
     stats: dict[str, Any] | None = None
     attempts: int = 0
     errors: list[str] = field(default_factory=list)
@@ -39,7 +43,7 @@ class ActorPool:
         self.actors = [make_actor() for _ in range(size)]
         self.replaced = 0
 
-    def submit(self, actor: Any, task: ShardTask) -> ray.ObjectRef:
+    def submit(self, actor: Any, task: ShardWork) -> ray.ObjectRef:
         return getattr(actor, self._method).remote(task)
 
     def replace(self, actor: Any) -> Any:
@@ -59,8 +63,8 @@ class ActorPool:
 
 def run_shards(
     pool: ActorPool,
-    tasks: list[ShardTask],
-    is_committed: Callable[[ShardTask], dict[str, Any] | None],
+    tasks: list[ShardWork],
+    is_committed: Callable[[ShardWork], dict[str, Any] | None],
     on_done: Callable[[ShardOutcome], None],
     max_attempts: int = 3,
 ) -> list[ShardOutcome]:

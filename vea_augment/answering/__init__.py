@@ -1,0 +1,1 @@
+"""The answer step: any VLM answers the augmented shards under the paper's methods."""

@@ -1,0 +1,104 @@
+"""Answering with a local transformers VLM: batched greedy generation, any image-text model.
+
+No attribution adapter is needed: the model's own processor and chat template place the
+images, so any ``AutoModelForImageTextToText`` checkpoint answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from vea_augment.answering.backend import MAX_NEW_TOKENS, AnswerOutcome, AnswerRequest
+from vea_augment.data.images import DEFAULT_MAX_PIXELS, decode_image
+from vea_augment.errors import VEAError
+from vea_augment.models.loading import LoadOptions, load_model_and_processor
+from vea_augment.models.prompting import render_chat_prompt
+
+
+class TransformersBackend:
+    """A loaded VLM answering requests in batches of ``batch_size`` (greedy, 50 new tokens).
+
+    Requests with the same number of images are batched together (left padding); a batch
+    that fails is retried one request at a time so that one bad input costs only itself.
+    """
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model_id: str,
+        options: LoadOptions,
+        batch_size: int = 8,
+        max_new_tokens: int = MAX_NEW_TOKENS,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        from transformers import GenerationConfig
+
+        self.model_id = model_id
+        self.model, self.processor = load_model_and_processor(model_id, options)
+        self.device = options.device
+        self.batch_size = batch_size
+        self.max_pixels = max_pixels
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
+        eos = self.model.generation_config.eos_token_id
+        self.generation = GenerationConfig(
+            do_sample=False,
+            num_beams=1,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=eos if eos is not None else tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id
+            if tokenizer.pad_token_id is not None
+            else tokenizer.eos_token_id,
+        )
+
+    def answer(self, requests: Sequence[AnswerRequest]) -> list[AnswerOutcome]:
+        outcomes: list[AnswerOutcome | None] = [None] * len(requests)
+        ready: dict[int, list[tuple[int, str, list[Any]]]] = defaultdict(list)
+        for index, request in enumerate(requests):
+            prompt = ""
+            try:
+                prompt = render_chat_prompt(self.processor, request.text, len(request.images))
+                images = [
+                    decode_image(image.data, max_pixels=self.max_pixels, name=image.name)
+                    for image in request.images
+                ]
+            except (VEAError, ValueError) as exc:
+                outcomes[index] = AnswerOutcome(prompt=prompt or request.text, error=str(exc))
+                continue
+            ready[len(images)].append((index, prompt, images))
+        for group in ready.values():
+            for start in range(0, len(group), self.batch_size):
+                chunk = group[start : start + self.batch_size]
+                for (index, _, _), outcome in zip(chunk, self._answer_chunk(chunk), strict=True):
+                    outcomes[index] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def _answer_chunk(self, chunk: list[tuple[int, str, list[Any]]]) -> list[AnswerOutcome]:
+        prompts = [prompt for _, prompt, _ in chunk]
+        try:
+            began = time.perf_counter()
+            answers = self._generate(prompts, [images for _, _, images in chunk])
+            share = (time.perf_counter() - began) / len(chunk)
+            return [
+                AnswerOutcome(p, answer=a, seconds=share)
+                for p, a in zip(prompts, answers, strict=True)
+            ]
+        except (RuntimeError, ValueError, IndexError) as exc:
+            if len(chunk) == 1:
+                reason = f"generation failed: {type(exc).__name__}: {str(exc)[:300]}"
+                return [AnswerOutcome(prompts[0], error=reason)]
+            return [outcome for item in chunk for outcome in self._answer_chunk([item])]
+
+    @torch.inference_mode()
+    def _generate(self, prompts: list[str], images: list[list[Any]]) -> list[str]:
+        inputs = self.processor(text=prompts, images=images, padding=True, return_tensors="pt")
+        inputs = inputs.to(self.device)
+        output = self.model.generate(**inputs, generation_config=self.generation)
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+        return [text.strip() for text in texts]

@@ -1,0 +1,165 @@
+"""The distributed ``answer`` job: answering actors over the augmented shards.
+
+Actors return each shard's predictions; the driver is the only writer of
+``predictions.jsonl`` and appends a shard's lines as soon as it is done, so a killed run
+loses at most the shards in flight and a rerun skips every (id, method) already written.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from vea_augment.answering.factory import BackendSpec
+from vea_augment.answering.methods import MethodSpec
+from vea_augment.answering.predictions_file import (
+    append_predictions,
+    prepare_for_resume,
+)
+from vea_augment.answering.shard_answers import PredictionKey, answer_samples
+from vea_augment.answering.shard_samples import (
+    originals_beside,
+    read_answer_shard,
+    shard_number,
+)
+from vea_augment.data.sources import ShardTask, plan_shards
+from vea_augment.ray_jobs.distribute import PoolRequest, distribute
+from vea_augment.ray_jobs.scheduler import ShardOutcome
+from vea_augment.schemas.prediction import Prediction
+
+
+@dataclass(frozen=True)
+class AnswerShard:
+    """One augmented shard to answer, and the pairs of it already answered."""
+
+    shard: ShardTask
+    skip: frozenset[PredictionKey] = frozenset()
+
+    def describe(self) -> str:
+        return self.shard.describe()
+
+
+@dataclass(frozen=True)
+class AnswerJob:
+    """Everything ``vea-augment answer`` was asked to do."""
+
+    input: str
+    output: Path
+    backend: BackendSpec
+    methods: tuple[MethodSpec, ...]
+    num_actors: int | None = None
+    address: str | None = None
+    max_attempts: int = 3
+    retry_errors: bool = False
+
+
+@dataclass
+class AnswerSummary:
+    """What the job did, for the end-of-job report."""
+
+    shards: int
+    shards_failed: list[str]
+    written: int
+    already_there: int
+    errors: int
+    errors_by_reason: dict[str, int]
+    seconds: float
+    actors: str
+    dropped_malformed: int = 0
+
+    def lines(self) -> list[str]:
+        rate = self.written / self.seconds if self.seconds > 0 else 0.0
+        text = [
+            f"predictions: {self.written} written ({self.errors} errors), "
+            f"{self.already_there} already there, in {self.seconds:.1f}s "
+            f"({rate:.2f}/s) on {self.actors}",
+        ]
+        if self.dropped_malformed:
+            text.append(f"dropped {self.dropped_malformed} malformed line(s) of an earlier run")
+        text += [
+            f"  {count:>6}  {reason}"
+            for reason, count in sorted(self.errors_by_reason.items(), key=lambda item: -item[1])
+        ]
+        text += [f"  failed shard: {failure}" for failure in self.shards_failed]
+        return text
+
+
+def error_category(reason: str) -> str:
+    """A prediction error's reason without sample-specific detail, for counting."""
+    return reason.split(":")[0].split(" (")[0][:80]
+
+
+@ray.remote
+class AnswerActor:
+    """Holds one answering backend (a model on its GPU, or an endpoint client)."""
+
+    def __init__(self, spec: BackendSpec, methods: tuple[MethodSpec, ...], threads: int) -> None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+        self.backend = spec.build()
+        self.methods = methods
+        node = ray.get_runtime_context().get_node_id()[:12]
+        self.name = f"{platform.node()}:node-{node}:pid-{os.getpid()}"
+
+    def run_shard(self, work: AnswerShard) -> dict[str, Any]:
+        samples = read_answer_shard(work.shard, originals_beside(work.shard))
+        predictions = answer_samples(samples, self.methods, self.backend, work.skip)
+        return {
+            "predictions": [p.model_dump(mode="json") for p in predictions],
+            "worker": self.name,
+        }
+
+
+def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
+    """Run (or resume) the answer job and append its predictions to ``job.output``."""
+    started = time.perf_counter()
+    tasks = plan_shards(job.input)
+    resume = prepare_for_resume(job.output, job.backend.model, job.retry_errors)
+    work = [AnswerShard(task, resume.skip_for(shard_number(task))) for task in tasks]
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    failed: list[str] = []
+
+    def on_done(outcome: ShardOutcome) -> dict[str, Any]:
+        if outcome.stats is None:
+            failed.append(f"{outcome.task.describe()}: " + "; ".join(outcome.errors))
+        else:
+            predictions = [Prediction.model_validate(p) for p in outcome.stats["predictions"]]
+            counts["written"] += append_predictions(job.output, predictions)
+            for prediction in predictions:
+                if prediction.status == "error":
+                    counts["errors"] += 1
+                    reasons[error_category(prediction.reason or "")] += 1
+        return {"predictions": counts["written"], "errors": counts["errors"]}
+
+    request = PoolRequest(
+        actor_class=AnswerActor,
+        arguments=lambda plan: (job.backend, job.methods, int(plan.num_cpus)),
+        method="run_shard",
+        name_prefix="vea-answer",
+        num_actors=job.num_actors,
+        use_gpus=job.backend.uses_gpu,
+        address=job.address,
+        max_attempts=job.max_attempts,
+    )
+    result = distribute(request, work, lambda _: None, on_done, "answer", show_progress)
+    already = sum(len(keys) for keys in resume.done_by_shard.values())
+    return AnswerSummary(
+        shards=len(tasks),
+        shards_failed=failed,
+        written=counts["written"],
+        already_there=already,
+        errors=counts["errors"],
+        errors_by_reason=dict(reasons),
+        seconds=time.perf_counter() - started,
+        actors=result.plan.describe(),
+        dropped_malformed=resume.dropped_malformed,
+    )

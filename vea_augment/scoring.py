@@ -1,0 +1,436 @@
+"""The ``score`` step: answer metrics per (dataset, method), bootstrap intervals, gains over base.
+
+Input is the ``predictions.jsonl`` written by ``answer`` (one :class:`Prediction` per line, one
+line per sample x method x model). Output is a :class:`ScoreReport`:
+
+* one row per (dataset, method): mean exact match, token F1 and ANLS, and VQA accuracy when every
+  scored sample of the row has at least two references; each with a percentile-bootstrap 95 %
+  interval;
+* for every non-base method, the gain over ``base`` on the samples both answered (paired by id),
+  with a paired-bootstrap 95 % interval, and the wins/losses on exact match;
+* per dataset, the "seeing but not believing" split: mean attribution AUROC of the base
+  method's samples, separated by whether base answered exactly right.
+
+Policies (the report and :func:`write_score_report` name them):
+
+* a prediction with status ``error`` scores 0 on every metric and is counted in ``errors``;
+* a prediction without references cannot be scored: it is excluded from every metric, every
+  count (``n``, ``errors``), the pairing and the seeing-not-believing split, and is reported as
+  excluded (log warning and the Markdown report) rather than silently dropped;
+* unreadable lines of the JSONL (bad JSON, failing validation, a truncated last line) are skipped
+  and listed with their line number and reason; blank lines are ignored;
+* when the same (dataset, id, method, model) appears twice, the later line wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import get_args
+
+import numpy as np
+
+from vea_augment._version import __version__
+from vea_augment.errors import ConfigError, SampleValidationError
+from vea_augment.method.answer_metrics import (
+    NORMALIZER_NAME,
+    anls,
+    exact_match,
+    token_f1,
+    vqa_accuracy,
+)
+from vea_augment.schemas.common import validate_record
+from vea_augment.schemas.prediction import Method, Prediction
+from vea_augment.schemas.report import Interval, MethodScores, ScoreReport, SeeingNotBelieving
+
+logger = logging.getLogger(__name__)
+
+BASE_METHOD = "base"
+DEFAULT_DATASET = "default"
+METHOD_ORDER: tuple[str, ...] = get_args(Method)
+"""Row order within a dataset: base first, then the VEA variants as the contract lists them."""
+
+METRICS: tuple[str, ...] = ("exact_match", "token_f1", "anls", "vqa_accuracy")
+CONFIDENCE_PERCENTILES = (2.5, 97.5)
+NO_REFERENCES_POLICY = "a prediction without references is excluded from every metric and count"
+_BOOTSTRAP_CELLS_PER_CHUNK = 2_000_000
+"""Upper bound on resample-index cells drawn at once, so large files bootstrap in bounded memory."""
+
+GroupKey = tuple[str, str]
+"""(dataset label, method)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Reading predictions.jsonl
+
+
+@dataclass(frozen=True)
+class MalformedLine:
+    """A line of predictions.jsonl that was skipped: its 1-based number and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadedPredictions:
+    """The valid, de-duplicated predictions of a file and what was skipped on the way."""
+
+    predictions: list[Prediction]
+    malformed_lines: list[MalformedLine] = field(default_factory=list)
+    duplicates_replaced: int = 0
+
+
+def _parse_line(raw: bytes) -> Prediction:
+    """One JSONL line as a Prediction; raises ValueError with a readable reason."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+    if not isinstance(record, dict):
+        raise ValueError(f"not a JSON object but {type(record).__name__}")
+    try:
+        return validate_record(Prediction, record)
+    except SampleValidationError as exc:
+        raise ValueError(f"not a valid prediction: {exc}") from exc
+
+
+def _dedup_key(prediction: Prediction) -> tuple[str, str, str, str]:
+    """(dataset, id, method, model); a missing dataset is the default one."""
+    dataset = prediction.dataset if prediction.dataset is not None else DEFAULT_DATASET
+    return (dataset, prediction.id, prediction.method, prediction.model)
+
+
+def read_predictions(path: Path) -> LoadedPredictions:
+    """Read and validate ``predictions.jsonl`` leniently.
+
+    Promises: never fails on a bad line (it is skipped and listed in ``malformed_lines``); the
+    later of two lines with the same (dataset, id, method, model) wins; raises
+    :class:`ConfigError` when the file cannot be read or holds no valid prediction at all.
+    """
+    try:
+        lines = Path(path).read_bytes().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read predictions file {str(path)!r}: {exc}") from exc
+    latest: dict[tuple[str, str, str, str], Prediction] = {}
+    malformed: list[MalformedLine] = []
+    replaced = 0
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            prediction = _parse_line(raw)
+        except ValueError as exc:
+            malformed.append(MalformedLine(number, str(exc)))
+            continue
+        key = _dedup_key(prediction)
+        replaced += key in latest
+        latest.pop(key, None)
+        latest[key] = prediction
+    if not latest:
+        first = malformed[0] if malformed else None
+        detail = (
+            f"; {len(malformed)} malformed line(s), first: line {first.line}: {first.reason}"
+            if first is not None
+            else ""
+        )
+        raise ConfigError(
+            f"predictions file {str(path)!r} holds no valid prediction "
+            f"({len(lines)} line(s) read{detail})"
+        )
+    return LoadedPredictions(list(latest.values()), malformed, replaced)
+
+
+# --------------------------------------------------------------------------------------------
+# Per-sample scores and bootstrap intervals
+
+
+def sample_scores(prediction: Prediction, with_vqa: bool) -> dict[str, float]:
+    """The metrics of one prediction against its references (metric name -> score in [0, 1]).
+
+    Promises: an ``error`` prediction scores 0.0 on every metric; ``vqa_accuracy`` is present
+    only when ``with_vqa``. The prediction must have at least one reference (two for VQA).
+    """
+    names = METRICS if with_vqa else METRICS[:-1]
+    if prediction.status == "error" or prediction.prediction is None:
+        return dict.fromkeys(names, 0.0)
+    answer, references = prediction.prediction, prediction.references
+    scores = {
+        "exact_match": exact_match(answer, references),
+        "token_f1": token_f1(answer, references),
+        "anls": anls(answer, references),
+    }
+    if with_vqa:
+        scores["vqa_accuracy"] = vqa_accuracy(answer, references)
+    return scores
+
+
+def _bootstrap_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """Means of ``resamples`` resamples (with replacement) of ``values``, in bounded memory."""
+    rng = np.random.default_rng(seed)
+    n = values.size
+    rows_per_chunk = max(1, _BOOTSTRAP_CELLS_PER_CHUNK // n)
+    means = np.empty(resamples, dtype=np.float64)
+    for start in range(0, resamples, rows_per_chunk):
+        stop = min(resamples, start + rows_per_chunk)
+        indices = rng.integers(0, n, size=(stop - start, n))
+        means[start:stop] = values[indices].mean(axis=1)
+    return means
+
+
+def bootstrap_interval(values: Sequence[float] | np.ndarray, resamples: int, seed: int) -> Interval:
+    """Mean of ``values`` with its percentile-bootstrap 95 % interval.
+
+    Promises: ``value`` is the plain mean; ``low``/``high`` are the 2.5th and 97.5th percentiles
+    of ``resamples`` resampled means drawn with ``numpy.random.default_rng(seed)`` (a fresh
+    generator per call, so an interval depends only on its own values, resamples and seed).
+    All fields are None for no values; low/high are None when ``resamples`` is 0. For paired
+    differences pass the per-sample differences: that is the paired bootstrap.
+    """
+    array = np.asarray(values, dtype=np.float64).reshape(-1)
+    if array.size == 0:
+        return Interval(value=None)
+    value = float(array.mean())
+    if resamples <= 0:
+        return Interval(value=value)
+    low, high = np.percentile(_bootstrap_means(array, resamples, seed), CONFIDENCE_PERCENTILES)
+    return Interval(value=value, low=float(low), high=float(high))
+
+
+# --------------------------------------------------------------------------------------------
+# Grouping
+
+
+def has_references(prediction: Prediction) -> bool:
+    """Whether the prediction can be scored (it has at least one reference answer)."""
+    return bool(prediction.references)
+
+
+def dataset_label(prediction: Prediction, several_models: bool) -> str:
+    """The dataset column of a row: the dataset (or "default"), prefixed "model/" if needed."""
+    dataset = prediction.dataset if prediction.dataset is not None else DEFAULT_DATASET
+    return f"{prediction.model}/{dataset}" if several_models else dataset
+
+
+def group_predictions(predictions: Iterable[Prediction]) -> dict[GroupKey, list[Prediction]]:
+    """Scorable predictions grouped by (dataset label, method), in report order.
+
+    Promises: predictions without references are left out; datasets are sorted by label and
+    methods follow :data:`METHOD_ORDER`; the model enters the label only when the predictions
+    come from more than one model.
+    """
+    scorable = [p for p in predictions if has_references(p)]
+    several_models = len({p.model for p in scorable}) > 1
+    groups: dict[GroupKey, list[Prediction]] = {}
+    for prediction in scorable:
+        key = (dataset_label(prediction, several_models), prediction.method)
+        groups.setdefault(key, []).append(prediction)
+    return dict(sorted(groups.items(), key=lambda item: _group_order(item[0])))
+
+
+def _group_order(key: GroupKey) -> tuple[str, int, str]:
+    dataset, method = key
+    rank = METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+    return (dataset, rank, method)
+
+
+@dataclass(frozen=True)
+class ScoredGroup:
+    """The per-sample scores of one (dataset, method) group, keyed by sample id."""
+
+    dataset: str
+    method: str
+    scores: dict[str, dict[str, float]]
+    errors: int
+    with_vqa: bool
+
+    def column(self, metric: str, ids: Sequence[str] | None = None) -> np.ndarray:
+        """Scores of ``metric`` for ``ids`` (default: every sample, in insertion order)."""
+        chosen = self.scores.keys() if ids is None else ids
+        return np.array([self.scores[i][metric] for i in chosen], dtype=np.float64)
+
+
+def score_group(dataset: str, method: str, predictions: Sequence[Prediction]) -> ScoredGroup:
+    """Per-sample scores of one group; VQA accuracy only if every sample has >= 2 references."""
+    with_vqa = bool(predictions) and all(len(p.references) >= 2 for p in predictions)
+    scores = {p.id: sample_scores(p, with_vqa) for p in predictions}
+    errors = sum(p.status == "error" for p in predictions)
+    return ScoredGroup(dataset, method, scores, errors, with_vqa)
+
+
+# --------------------------------------------------------------------------------------------
+# Rows
+
+
+def _gains(group: ScoredGroup, base: ScoredGroup, resamples: int, seed: int) -> dict[str, Interval]:
+    """metric -> mean(group) - mean(base) over the ids both answered, paired-bootstrap CI."""
+    paired = [i for i in group.scores if i in base.scores]
+    metrics = METRICS if group.with_vqa and base.with_vqa else METRICS[:-1]
+    return {
+        metric: bootstrap_interval(
+            group.column(metric, paired) - base.column(metric, paired), resamples, seed
+        )
+        for metric in metrics
+    }
+
+
+def _wins_losses(group: ScoredGroup, base: ScoredGroup) -> tuple[int, int]:
+    """(exactly right here and wrong under base, wrong here and right under base), paired ids."""
+    paired = [i for i in group.scores if i in base.scores]
+    here = group.column("exact_match", paired)
+    there = base.column("exact_match", paired)
+    return int(np.sum((here == 1.0) & (there == 0.0))), int(np.sum((here == 0.0) & (there == 1.0)))
+
+
+def _comparison(
+    group: ScoredGroup, base: ScoredGroup | None, resamples: int, seed: int
+) -> dict[str, object]:
+    """The gain/wins/losses fields of a row: empty for base itself or without a base row."""
+    if base is None or group.method == BASE_METHOD:
+        return {}
+    wins, losses = _wins_losses(group, base)
+    return {"gain_over_base": _gains(group, base, resamples, seed), "wins": wins, "losses": losses}
+
+
+def method_row(
+    group: ScoredGroup, base: ScoredGroup | None, resamples: int, seed: int
+) -> MethodScores:
+    """The report row of one group; gains and wins/losses only for a non-base method with a base."""
+    vqa = group.column("vqa_accuracy") if group.with_vqa else None
+    return MethodScores(
+        dataset=group.dataset,
+        method=group.method,
+        n=len(group.scores),
+        errors=group.errors,
+        exact_match=bootstrap_interval(group.column("exact_match"), resamples, seed),
+        token_f1=bootstrap_interval(group.column("token_f1"), resamples, seed),
+        anls=bootstrap_interval(group.column("anls"), resamples, seed),
+        vqa_accuracy=None if vqa is None else bootstrap_interval(vqa, resamples, seed),
+        **_comparison(group, base, resamples, seed),
+    )
+
+
+def seeing_not_believing(
+    dataset: str, base_predictions: Sequence[Prediction], base: ScoredGroup
+) -> SeeingNotBelieving | None:
+    """Mean AUROC of the base samples split by base exact match; None if no sample has one.
+
+    Non-finite AUROCs count as missing. An error prediction counts as wrong (it scores 0).
+    """
+    right: list[float] = []
+    wrong: list[float] = []
+    without = 0
+    for prediction in base_predictions:
+        value = prediction.attribution_auroc
+        if value is None or not math.isfinite(value):
+            without += 1
+            continue
+        correct = base.scores[prediction.id]["exact_match"] == 1.0
+        (right if correct else wrong).append(value)
+    if not right and not wrong:
+        return None
+    return SeeingNotBelieving(
+        dataset=dataset,
+        auroc_when_base_right=float(np.mean(right)) if right else None,
+        auroc_when_base_wrong=float(np.mean(wrong)) if wrong else None,
+        n_right=len(right),
+        n_wrong=len(wrong),
+        n_without_auroc=without,
+    )
+
+
+def score_predictions(
+    predictions: Sequence[Prediction],
+    predictions_label: str,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> ScoreReport:
+    """Score de-duplicated predictions into a :class:`ScoreReport`.
+
+    Promises: one row per (dataset label, method) in :func:`group_predictions` order; the base
+    row has empty gains and no wins/losses; a non-base row of a dataset without a base row has
+    empty gains too; a seeing-not-believing entry exists for every dataset whose base
+    predictions carry at least one AUROC. ``predictions_label`` is stored as ``predictions``.
+    """
+    if resamples < 0:
+        raise ConfigError(f"bootstrap resamples must be >= 0, got {resamples}")
+    groups = group_predictions(predictions)
+    scored = {key: score_group(*key, members) for key, members in groups.items()}
+    rows = [
+        method_row(group, scored.get((group.dataset, BASE_METHOD)), resamples, seed)
+        for group in scored.values()
+    ]
+    split = [
+        seeing_not_believing(dataset, members, scored[(dataset, method)])
+        for (dataset, method), members in groups.items()
+        if method == BASE_METHOD
+    ]
+    return ScoreReport(
+        normalizer=NORMALIZER_NAME,
+        prompt=None,
+        predictions=predictions_label,
+        bootstrap_resamples=resamples,
+        seed=seed,
+        rows=rows,
+        seeing_not_believing=[entry for entry in split if entry is not None],
+        tool_version=__version__,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The whole step
+
+
+def output_paths(output_prefix: Path) -> tuple[Path, Path, Path]:
+    """``<prefix>.json``, ``.md`` and ``.png``: the suffix is appended, never swapped."""
+    prefix = str(output_prefix)
+    return Path(prefix + ".json"), Path(prefix + ".md"), Path(prefix + ".png")
+
+
+def _log_skipped(loaded: LoadedPredictions, excluded: int) -> None:
+    for bad in loaded.malformed_lines:
+        logger.warning("skipped line %d of predictions: %s", bad.line, bad.reason)
+    if loaded.duplicates_replaced:
+        logger.warning(
+            "%d duplicate prediction(s) replaced by a later line", loaded.duplicates_replaced
+        )
+    if excluded:
+        logger.warning("%d prediction(s) without references excluded from scoring", excluded)
+
+
+def write_score_report(
+    predictions_path: Path, output_prefix: Path, resamples: int = 1000, seed: int = 0
+) -> tuple[ScoreReport, list[Path]]:
+    """Read, score and write ``<prefix>.json``, ``<prefix>.md`` and ``<prefix>.png``.
+
+    Promises: the JSON validates against :class:`ScoreReport`; the Markdown lists skipped lines
+    and excluded predictions; skipped lines are also logged as warnings (stderr by default).
+    Returns the report and the three paths written. Raises :class:`ConfigError` when the file
+    holds no valid prediction or none of them has references.
+    """
+    from vea_augment.score_report import plot_score_chart, render_markdown
+
+    loaded = read_predictions(predictions_path)
+    excluded = sum(not has_references(p) for p in loaded.predictions)
+    if excluded == len(loaded.predictions):
+        raise ConfigError(
+            f"none of the {excluded} prediction(s) in {str(predictions_path)!r} has references; "
+            "nothing can be scored"
+        )
+    _log_skipped(loaded, excluded)
+    report = score_predictions(loaded.predictions, str(predictions_path), resamples, seed)
+    json_path, markdown_path, png_path = output_paths(output_prefix)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    markdown = render_markdown(report, loaded.malformed_lines, excluded, loaded.duplicates_replaced)
+    markdown_path.write_text(markdown, encoding="utf-8")
+    plot_score_chart(report, png_path)
+    return report, [json_path, markdown_path, png_path]
