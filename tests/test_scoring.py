@@ -310,7 +310,7 @@ def test_a_file_without_any_valid_prediction_raises(tmp_path: Path, content: str
 
 
 def test_a_missing_file_raises_a_config_error(tmp_path: Path):
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match=r"absent.jsonl.* does not exist"):
         read_predictions(tmp_path / "absent.jsonl")
 
 

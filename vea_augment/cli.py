@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
 from vea_augment._version import __version__
+from vea_augment.errors import VEAError
 
 NOT_YET_EXIT_CODE = 2
 
@@ -207,7 +210,6 @@ def augment_command(**options: object) -> None:
     from pathlib import Path
 
     from vea_augment.augment import AugmentSettings
-    from vea_augment.errors import VEAError
     from vea_augment.layer_choice import resolve_layers
     from vea_augment.method.types import MaskConfig
     from vea_augment.ray_jobs.augment_job import AugmentJob, ModelSpec, run_augment_job
@@ -257,18 +259,174 @@ def augment_command(**options: object) -> None:
         sys.exit(1)
 
 
-@cli.command("answer", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def answer_command(args: tuple[str, ...]) -> None:
-    """Answer the questions of augmented shards with any VLM."""
-    _not_yet("answer", "issue 7: answer and score")
+@cli.command("answer")
+@click.option(
+    "--model",
+    "-m",
+    required=True,
+    help="Hub id or local directory of any image-text VLM (no adapter needed), or the model "
+    "name to request from --endpoint.",
+)
+@click.option(
+    "--input",
+    "-i",
+    "input_",
+    required=True,
+    help="The shards written by `vea-augment augment` (folder, paths or brace pattern).",
+)
+@click.option(
+    "--output",
+    "-o",
+    default="predictions.jsonl",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Predictions file; a rerun appends only what is missing.",
+)
+@click.option(
+    "--methods",
+    default="base,inst,vea",
+    show_default=True,
+    help="Comma-separated: base (QA prompt, original), inst (VEA prompt, original), vea "
+    "(VEA prompt, highlighted), vea-no-prompt (QA prompt, highlighted), vea-both (VEA prompt, "
+    "original and highlighted).",
+)
+@click.option(
+    "--endpoint",
+    help="Base URL of an OpenAI-compatible server (e.g. http://host:8000/v1); default: load "
+    "the model locally with transformers.",
+)
+@click.option(
+    "--api-key-env",
+    default="OPENAI_API_KEY",
+    show_default=True,
+    help="Environment variable holding the endpoint's API key (sent if set).",
+)
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds per endpoint request.")
+@click.option(
+    "--attempts",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Endpoint tries per request (exponential backoff between them).",
+)
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Endpoint requests in flight per actor.",
+)
+@click.option(
+    "--batch-size",
+    default=8,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Prompts per generate() call (transformers backend).",
+)
+@click.option(
+    "--retry-errors", is_flag=True, help="Answer again the predictions that failed last time."
+)
+@click.option(
+    "--num-actors",
+    type=click.IntRange(min=1),
+    help="Answering actors (default: one per GPU, or 1 on a CPU-only cluster).",
+)
+@click.option(
+    "--dtype",
+    default="auto",
+    show_default=True,
+    help="Model weights dtype: auto, float32, bfloat16, float16.",
+)
+@click.option("--device", help="Device for each actor's model (default: cuda if there, else cpu).")
+@click.option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code.")
+@click.option("--address", help="Join an existing Ray cluster (e.g. auto); default: local Ray.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def answer_command(**options: Any) -> None:
+    """Answer the questions of augmented shards with any VLM, under each method.
+
+    Greedy decoding, at most 50 new tokens; one prediction line per sample and method, with
+    the prompt, the images sent, timing and (where the sample has evidence boxes) the pixel
+    AUROC of its mask. A sample that cannot be answered is recorded as an error with the
+    reason; the run goes on. Then run `vea-augment score PREDICTIONS`.
+    """
+    from vea_augment.answering.endpoint_backend import EndpointSettings
+    from vea_augment.answering.factory import BackendSpec
+    from vea_augment.answering.methods import parse_methods
+    from vea_augment.ray_jobs.answer_job import AnswerJob, run_answer_job
+
+    try:
+        endpoint = None
+        if options["endpoint"]:
+            endpoint = EndpointSettings(
+                url=options["endpoint"],
+                model=options["model"],
+                api_key_env=options["api_key_env"],
+                timeout_s=options["timeout"],
+                attempts=options["attempts"],
+                concurrency=options["concurrency"],
+            )
+        backend = BackendSpec(
+            kind="endpoint" if endpoint else "transformers",
+            model=options["model"],
+            dtype=options["dtype"],
+            device=options["device"],
+            trust_remote_code=options["trust_remote_code"],
+            batch_size=options["batch_size"],
+            endpoint=endpoint,
+        )
+        job = AnswerJob(
+            input=options["input_"],
+            output=options["output"],
+            backend=backend,
+            methods=tuple(parse_methods(options["methods"])),
+            num_actors=options["num_actors"],
+            address=options["address"],
+            retry_errors=options["retry_errors"],
+        )
+        summary = run_answer_job(job, show_progress=not options["no_progress"])
+    except VEAError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"predictions: {job.output}")
+    if summary.shards_failed:
+        sys.exit(1)
 
 
-@cli.command("score", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def score_command(args: tuple[str, ...]) -> None:
-    """Score predictions: exact match, token F1, ANLS, VQA accuracy, gains over base."""
-    _not_yet("score", "issue 7: answer and score")
+@cli.command("score")
+@click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report prefix: writes PREFIX.json, PREFIX.md and PREFIX.png "
+    "(default: beside the predictions, named <predictions>.report).",
+)
+@click.option(
+    "--resamples",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Bootstrap resamples for the 95 % intervals (0: no intervals).",
+)
+@click.option("--seed", default=0, show_default=True, help="Bootstrap seed.")
+def score_command(predictions: Path, output: Path | None, resamples: int, seed: int) -> None:
+    """Score predictions: exact match, token F1, ANLS, VQA accuracy, gains over base.
+
+    Per dataset and method, with bootstrap 95 % intervals, paired wins/losses against base,
+    and the "seeing but not believing" split (mask AUROC when base was right vs wrong).
+    Writes a Markdown report (printed too), a JSON report and a bar chart of the gains.
+    """
+    from vea_augment.scoring import write_score_report
+
+    prefix = output or predictions.with_name(predictions.stem + ".report")
+    try:
+        _, paths = write_score_report(predictions, prefix, resamples, seed)
+    except VEAError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(paths[1].read_text(encoding="utf-8"))
+    for path in paths:
+        click.echo(f"wrote {path}")
 
 
 @cli.command("analyze", context_settings={"ignore_unknown_options": True})

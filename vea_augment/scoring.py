@@ -24,7 +24,6 @@ Policies (the report and :func:`write_score_report` name them):
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
@@ -35,7 +34,8 @@ from typing import get_args
 import numpy as np
 
 from vea_augment._version import __version__
-from vea_augment.errors import ConfigError, SampleValidationError
+from vea_augment.answering.predictions_file import read_predictions as read_prediction_lines
+from vea_augment.errors import ConfigError
 from vea_augment.method.answer_metrics import (
     NORMALIZER_NAME,
     anls,
@@ -43,7 +43,6 @@ from vea_augment.method.answer_metrics import (
     token_f1,
     vqa_accuracy,
 )
-from vea_augment.schemas.common import validate_record
 from vea_augment.schemas.prediction import Method, Prediction
 from vea_augment.schemas.report import Interval, MethodScores, ScoreReport, SeeingNotBelieving
 
@@ -85,24 +84,6 @@ class LoadedPredictions:
     duplicates_replaced: int = 0
 
 
-def _parse_line(raw: bytes) -> Prediction:
-    """One JSONL line as a Prediction; raises ValueError with a readable reason."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
-    if not isinstance(record, dict):
-        raise ValueError(f"not a JSON object but {type(record).__name__}")
-    try:
-        return validate_record(Prediction, record)
-    except SampleValidationError as exc:
-        raise ValueError(f"not a valid prediction: {exc}") from exc
-
-
 def _dedup_key(prediction: Prediction) -> tuple[str, str, str, str]:
     """(dataset, id, method, model); a missing dataset is the default one."""
     dataset = prediction.dataset if prediction.dataset is not None else DEFAULT_DATASET
@@ -116,21 +97,16 @@ def read_predictions(path: Path) -> LoadedPredictions:
     later of two lines with the same (dataset, id, method, model) wins; raises
     :class:`ConfigError` when the file cannot be read or holds no valid prediction at all.
     """
+    if not Path(path).is_file():
+        raise ConfigError(f"predictions file {str(path)!r} does not exist")
     try:
-        lines = Path(path).read_bytes().splitlines()
+        lines = read_prediction_lines(Path(path))
     except OSError as exc:
         raise ConfigError(f"cannot read predictions file {str(path)!r}: {exc}") from exc
     latest: dict[tuple[str, str, str, str], Prediction] = {}
-    malformed: list[MalformedLine] = []
+    malformed = [MalformedLine(number, reason) for number, reason in lines.malformed]
     replaced = 0
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            prediction = _parse_line(raw)
-        except ValueError as exc:
-            malformed.append(MalformedLine(number, str(exc)))
-            continue
+    for prediction in lines.predictions:
         key = _dedup_key(prediction)
         replaced += key in latest
         latest.pop(key, None)
@@ -142,10 +118,7 @@ def read_predictions(path: Path) -> LoadedPredictions:
             if first is not None
             else ""
         )
-        raise ConfigError(
-            f"predictions file {str(path)!r} holds no valid prediction "
-            f"({len(lines)} line(s) read{detail})"
-        )
+        raise ConfigError(f"predictions file {str(path)!r} holds no valid prediction{detail}")
     return LoadedPredictions(list(latest.values()), malformed, replaced)
 
 

@@ -92,8 +92,11 @@ class AnswerSummary:
 
 
 def error_category(reason: str) -> str:
-    """A prediction error's reason without sample-specific detail, for counting."""
-    return reason.split(":")[0].split(" (")[0][:80]
+    """A prediction error's reason cut to its first two clauses, for counting by kind, e.g.
+    ``endpoint failed after 3 attempt(s): HTTP 500`` or ``no highlighted image: augment
+    failed``."""
+    clauses = reason.split(": ")[:2]
+    return ": ".join(c.split(" (")[0].split(" | ")[0] for c in clauses)[:100]
 
 
 @ray.remote
