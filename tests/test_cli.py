@@ -27,7 +27,7 @@ def test_models_lists_the_published_layers():
     assert "Qwen/Qwen2.5-VL-7B-Instruct      L=28  L_VG=18,22,24" in result.output
 
 
-@pytest.mark.parametrize("command", ["profile", "analyze", "demo"])
+@pytest.mark.parametrize("command", ["analyze", "demo"])
 def test_unbuilt_commands_say_so_and_exit_2(command):
     result = CliRunner().invoke(cli, [command, "--anything"])
     assert result.exit_code == 2

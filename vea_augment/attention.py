@@ -42,6 +42,9 @@ class CaptureSession:
     deepest: int
     rows: dict[int, torch.Tensor] = field(default_factory=dict)
     stop_early: bool = True
+    per_head: bool = False
+    #: ``{layer: (batch, heads, keys)}``, filled only when ``per_head`` is set.
+    head_rows: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
 _ACTIVE: contextvars.ContextVar[CaptureSession | None] = contextvars.ContextVar(
@@ -78,6 +81,20 @@ def last_row_attention(
 ) -> torch.Tensor:
     """Head-averaged softmax row of the last query over all keys, float32, ``(batch, keys)``.
 
+    The inner (head) mean of Eq. 1 over :func:`last_row_attention_per_head`.
+    """
+    return last_row_attention_per_head(query, key, attention_mask, scaling, softcap).mean(dim=1)
+
+
+def last_row_attention_per_head(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    softcap: float | None = None,
+) -> torch.Tensor:
+    """Softmax row of the last query over all keys per head, float32, ``(batch, heads, keys)``.
+
     ``query`` is ``(batch, heads, q_len, dim)`` and ``key`` is ``(batch, kv_heads, keys, dim)``
     with ``heads`` a multiple of ``kv_heads`` (grouped-query heads are expanded the way
     transformers' ``repeat_kv`` does: query head h reads kv head h // groups).
@@ -92,7 +109,7 @@ def last_row_attention(
     if softcap is not None:
         logits = torch.tanh(logits / softcap) * softcap
     logits = logits + _last_row_mask(attention_mask, batch, keys).to(logits.device)
-    return torch.softmax(logits, dim=-1).mean(dim=1)
+    return torch.softmax(logits, dim=-1)
 
 
 def _capturing_kernel(kernel_name: str) -> Callable[..., Any]:
@@ -112,9 +129,12 @@ def _capturing_kernel(kernel_name: str) -> Callable[..., Any]:
         if layer is None:
             return kernel(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
         scale = scaling if scaling is not None else query.shape[-1] ** -0.5
-        session.rows[layer] = last_row_attention(
+        heads = last_row_attention_per_head(
             query, key, attention_mask, scale, kwargs.get("softcap")
         )
+        session.rows[layer] = heads.mean(dim=1)
+        if session.per_head:
+            session.head_rows[layer] = heads
         if session.stop_early and layer == session.deepest:
             raise _ForwardComplete
         return kernel(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
@@ -180,18 +200,23 @@ def check_layers(layers: Sequence[int], num_layers: int) -> tuple[int, ...]:
 
 @contextmanager
 def capturing(
-    attention_modules: Sequence[torch.nn.Module], layers: Sequence[int], stop_early: bool = True
+    attention_modules: Sequence[torch.nn.Module],
+    layers: Sequence[int],
+    stop_early: bool = True,
+    per_head: bool = False,
 ) -> Iterator[CaptureSession]:
     """Capture last-row attention at ``layers`` during the forward passes run in this block.
 
     ``attention_modules[l]`` is decoder layer l's self-attention module. Use
-    :func:`run_until_captured` to run a forward pass that may stop early.
+    :func:`run_until_captured` to run a forward pass that may stop early. With ``per_head``
+    the session also keeps every head's row (``session.head_rows``).
     """
     chosen = check_layers(layers, len(attention_modules))
     session = CaptureSession(
         targets={id(attention_modules[layer]): layer for layer in chosen},
         deepest=chosen[-1],
         stop_early=stop_early,
+        per_head=per_head,
     )
     token = _ACTIVE.set(session)
     try:

@@ -43,6 +43,9 @@ class Attribution:
     layer_views: dict[int, list[TokenView]]
     prompt: str
     image_size: tuple[int, int]
+    #: ``{layer: (heads, tokens)}`` with the tokens of every view flattened in view order;
+    #: only when attributed with ``per_head=True``.
+    head_scores: dict[int, np.ndarray] | None = None
 
     def mask(self, config: MaskConfig | None = None) -> np.ndarray:
         """The evidence map at the original resolution, in [0, 1] (Eq. 2, 3, normalise)."""
@@ -53,6 +56,22 @@ class Attribution:
         if image.size != self.image_size:
             raise GeometryError(f"image is {image.size}, the attribution is for {self.image_size}")
         return highlight_with_views(np.asarray(image.convert("RGB")), self.token_views, config)
+
+
+@dataclass(frozen=True)
+class CapturedBatch:
+    """One capture pass over a batch: the raw last-token rows and where the image tokens are.
+
+    ``rows[layer]`` is ``(batch, keys)`` (head mean), ``head_rows[layer]`` ``(batch, heads,
+    keys)`` when asked for; ``prompt_mask`` is True at each row's real (non-padding) tokens.
+    """
+
+    prompts: list[str]
+    image_sizes: list[tuple[int, int]]
+    layouts: list[list[ViewLayout]]
+    rows: dict[int, torch.Tensor]
+    head_rows: dict[int, torch.Tensor]
+    prompt_mask: np.ndarray
 
 
 def _views_for_row(
@@ -149,34 +168,75 @@ class Attributor:
         images: Sequence[Image.Image],
         questions: Sequence[str],
         layers: Sequence[int] | None = None,
+        per_head: bool = False,
     ) -> list[Attribution]:
         """Attribute a batch in one prefill pass; row i is ``(images[i], questions[i])``.
 
         The result equals attributing each pair alone (left padding, each row's own last token).
+        ``per_head`` also keeps every head's scores (``Attribution.head_scores``).
+        """
+        if not images and not questions:
+            return []
+        captured = self.capture(images, questions, layers, per_head)
+        results = []
+        for row, size in enumerate(captured.image_sizes):
+            layouts = captured.layouts[row]
+            per_layer = _views_for_row(captured.rows, row, layouts)
+            head_scores = None
+            if per_head:
+                positions = np.concatenate([layout.positions.reshape(-1) for layout in layouts])
+                head_scores = {
+                    layer: heads[row][:, positions].double().cpu().numpy()
+                    for layer, heads in captured.head_rows.items()
+                }
+            results.append(
+                Attribution(
+                    token_views=_mean_over_layers(per_layer),
+                    layer_views=per_layer,
+                    prompt=captured.prompts[row],
+                    image_size=size,
+                    head_scores=head_scores,
+                )
+            )
+        return results
+
+    def capture(
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        layers: Sequence[int] | None = None,
+        per_head: bool = False,
+    ) -> CapturedBatch:
+        """One prefill pass over a left-padded batch, stopped after the deepest layer.
+
+        The raw material of :meth:`attribute_batch` and of the diagnostics (``analyze``).
         """
         if len(images) != len(questions):
             raise ValueError(f"{len(images)} images but {len(questions)} questions")
-        if not images:
-            return []
         chosen = self.layers if layers is None else check_layers(layers, self.num_layers)
         rgb = [image.convert("RGB") for image in images]
         prompts = self.prompts(questions)
         inputs = self.encode(rgb, prompts)
         layouts = [self.adapter.layouts(inputs, row, image.size) for row, image in enumerate(rgb)]
-        with torch.inference_mode(), capturing(self.attention_modules, chosen) as session:
+        with (
+            torch.inference_mode(),
+            capturing(self.attention_modules, chosen, per_head=per_head) as session,
+        ):
             rows = run_until_captured(lambda: self.model(**inputs, use_cache=False), session)
-        results = []
-        for row, image in enumerate(rgb):
-            per_layer = _views_for_row(rows, row, layouts[row])
-            results.append(
-                Attribution(
-                    token_views=_mean_over_layers(per_layer),
-                    layer_views=per_layer,
-                    prompt=prompts[row],
-                    image_size=image.size,
-                )
-            )
-        return results
+        mask = inputs.get("attention_mask")
+        prompt_mask = (
+            np.ones(tuple(inputs["input_ids"].shape), dtype=bool)
+            if mask is None
+            else mask.bool().cpu().numpy()
+        )
+        return CapturedBatch(
+            prompts=prompts,
+            image_sizes=[image.size for image in rgb],
+            layouts=layouts,
+            rows=rows,
+            head_rows=dict(sorted(session.head_rows.items())),
+            prompt_mask=prompt_mask,
+        )
 
     def attribute(
         self, image: Image.Image, question: str, layers: Sequence[int] | None = None

@@ -87,11 +87,108 @@ def models_command() -> None:
     click.echo("Answering (vea-augment answer) works with any VLM; it needs no adapter.")
 
 
-@cli.command("profile", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def profile_command(args: tuple[str, ...]) -> None:
-    """Find a model's visual-grounding layers from samples with evidence boxes."""
-    _not_yet("profile", "issue 6: profile and analyze")
+@cli.command("profile")
+@click.option("--model", "-m", required=True, help="Hub id or local directory of the VLM.")
+@click.option(
+    "--input",
+    "-i",
+    "input_",
+    required=True,
+    help="Samples with evidence boxes: WebDataset shards, a JSONL file, or a folder.",
+)
+@click.option(
+    "--output",
+    "-o",
+    default="profile.json",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the profile (pass it to augment --profile).",
+)
+@click.option(
+    "--limit",
+    default=100,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Samples with boxes to profile on (the paper uses about 100).",
+)
+@click.option(
+    "--top-frac",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    help="Keep the top ceil(frac x L) layers by mean AUROC.",
+)
+@click.option(
+    "--label-rule",
+    type=click.Choice(["any", "half", "all"]),
+    default="any",
+    show_default=True,
+    help="A token is evidence if any / half / all of its box lies inside the evidence boxes.",
+)
+@click.option("--per-head", is_flag=True, help="Also score every attention head.")
+@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--samples-per-shard", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--image-root", type=click.Path(file_okay=False), help="Base folder of JSONL images.")
+@click.option("--max-pixels", default=100_000_000, show_default=True, type=int)
+@click.option("--num-actors", type=click.IntRange(min=1), help="Default: one per GPU, else 1.")
+@click.option("--dtype", default="auto", show_default=True)
+@click.option("--device", help="Default: cuda if there, else cpu.")
+@click.option("--trust-remote-code", is_flag=True)
+@click.option("--address", help="Join an existing Ray cluster (e.g. auto); default: local Ray.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def profile_command(**options: Any) -> None:
+    """Find a model's visual-grounding layers from samples with evidence boxes (step A).
+
+    One capture pass per batch over every decoder layer (no eager attention); per layer the
+    mean and spread of AUROC and NDCG of the last token's image attention against the boxes;
+    the chosen layers are the top ceil(top-frac x L) by mean AUROC. Samples without boxes
+    are excluded and listed with the reason.
+    """
+    from vea_augment.ray_jobs.profile_job import ProfileJob, run_profile_job
+    from vea_augment.ray_jobs.workers import ModelSpec
+
+    job = ProfileJob(
+        model=ModelSpec(
+            options["model"],
+            (0,),
+            dtype=options["dtype"],
+            device=options["device"],
+            trust_remote_code=options["trust_remote_code"],
+        ),
+        input=options["input_"],
+        output=options["output"],
+        limit=options["limit"],
+        top_frac=options["top_frac"],
+        rule=options["label_rule"],
+        per_head=options["per_head"],
+        batch_size=options["batch_size"],
+        samples_per_shard=options["samples_per_shard"],
+        image_root=options["image_root"],
+        max_pixels=options["max_pixels"],
+        num_actors=options["num_actors"],
+        address=options["address"],
+    )
+    try:
+        profile = run_profile_job(job, show_progress=not options["no_progress"])
+    except VEAError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{profile.sample_count} samples profiled, {len(profile.excluded)} excluded; "
+        f"L = {profile.num_layers}"
+    )
+    click.echo("layer  AUROC mean (std)   NDCG mean   n")
+    for row in profile.layers:
+        mark = "  <- chosen" if row.layer in profile.chosen_layers else ""
+        click.echo(
+            f"{row.layer:>5}  {_fmt(row.auroc_mean)} ({_fmt(row.auroc_std)})  "
+            f"{_fmt(row.ndcg_mean)}     {row.n_samples}{mark}"
+        )
+    click.echo(f"chosen layers: {','.join(map(str, profile.chosen_layers))}")
+    click.echo(f"profile: {job.output}  (use: vea-augment augment --profile {job.output})")
+
+
+def _fmt(value: float | None) -> str:
+    return "  -  " if value is None else f"{value:.3f}"
 
 
 @cli.command("augment")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from vea_augment.errors import ConfigError
-from vea_augment.models.published_layers import published_layers_for
+from vea_augment.models.published_layers import published_layers_for, shipped_profile_path
 from vea_augment.schemas.common import validate_record
 from vea_augment.schemas.profile import LayerProfile
 
@@ -20,6 +20,15 @@ def parse_layer_list(text: str) -> tuple[int, ...]:
     if not layers or layers[0] < 0:
         raise ConfigError(f"--layers must name at least one layer >= 0, got {text!r}")
     return layers
+
+
+def read_layer_profile(path: Path) -> LayerProfile:
+    """A profile JSON (written by ``vea-augment profile`` or shipped); clear errors if bad."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"profile {str(path)!r} is not valid JSON: {exc}") from exc
+    return validate_record(LayerProfile, record, id_field="model_id")
 
 
 def resolve_layers(
@@ -36,21 +45,16 @@ def resolve_layers(
     if layers:
         return parse_layer_list(layers), "--layers"
     if profile:
-        path = Path(profile)
-        if path.is_file():
-            try:
-                record = json.loads(path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"profile {profile!r} is not valid JSON: {exc}") from exc
-            parsed = validate_record(LayerProfile, record, id_field="model_id")
-            return tuple(parsed.chosen_layers), f"profile {profile}"
-        published = published_layers_for(profile)
-        if published is None:
-            raise ConfigError(
-                f"--profile {profile!r} is neither a profile file nor a model with published "
-                "layers (see `vea-augment models`)"
-            )
-        return published.layers, f"published layers of {published.model_id}"
+        path, source = Path(profile), f"profile {profile}"
+        if not path.is_file():
+            shipped = shipped_profile_path(profile)
+            if shipped is None:
+                raise ConfigError(
+                    f"--profile {profile!r} is neither a profile file nor a model with published "
+                    "layers (see `vea-augment models`)"
+                )
+            path, source = shipped, f"published profile {shipped.name}"
+        return tuple(read_layer_profile(path).chosen_layers), source
     published = published_layers_for(model)
     if published is not None:
         return published.layers, f"published layers of {published.model_id}"

@@ -7,8 +7,6 @@ loses at most the shards in flight and a rerun skips every (id, method) already 
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from vea_augment.answering.shard_samples import (
 from vea_augment.data.sources import ShardTask, plan_shards
 from vea_augment.ray_jobs.distribute import PoolRequest, distribute
 from vea_augment.ray_jobs.scheduler import ShardOutcome
+from vea_augment.ray_jobs.workers import worker_name
 from vea_augment.schemas.prediction import Prediction
 
 
@@ -109,8 +108,7 @@ class AnswerActor:
         torch.set_num_threads(max(1, threads))
         self.backend = spec.build()
         self.methods = methods
-        node = ray.get_runtime_context().get_node_id()[:12]
-        self.name = f"{platform.node()}:node-{node}:pid-{os.getpid()}"
+        self.name = worker_name()
 
     def run_shard(self, work: AnswerShard) -> dict[str, Any]:
         samples = read_answer_shard(work.shard, originals_beside(work.shard))

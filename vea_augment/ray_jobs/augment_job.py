@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import time
 from collections import Counter
@@ -29,18 +28,8 @@ from vea_augment.data.writer import (
 from vea_augment.ray_jobs.cluster import ActorPlan
 from vea_augment.ray_jobs.distribute import PoolRequest, distribute
 from vea_augment.ray_jobs.scheduler import ShardOutcome
+from vea_augment.ray_jobs.workers import ModelSpec, load_attributor, worker_name
 from vea_augment.schemas.manifest import JobManifest
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Which model an actor loads, and how."""
-
-    model: str
-    layers: tuple[int, ...]
-    dtype: str = "auto"
-    device: str | None = None
-    trust_remote_code: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,21 +88,10 @@ class AugmentActor:
     def __init__(
         self, spec: ModelSpec, settings: AugmentSettings, output: str, torch_threads: int
     ) -> None:
-        import torch
-
-        from vea_augment.attribution import Attributor
-        from vea_augment.models.loading import LoadOptions
-
-        torch.set_num_threads(max(1, torch_threads))
-        device = spec.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        options = LoadOptions(
-            dtype=spec.dtype, device=device, trust_remote_code=spec.trust_remote_code
-        )
-        self.attributor = Attributor.from_pretrained(spec.model, list(spec.layers), options)
+        self.attributor = load_attributor(spec, torch_threads)
         self.settings = settings
         self.output = Path(output)
-        node = ray.get_runtime_context().get_node_id()[:12]
-        self.name = f"{platform.node()}:node-{node}:pid-{os.getpid()}"
+        self.name = worker_name()
 
     def run_shard(self, task: ShardTask) -> dict[str, Any]:
         stats = augment_shard(task, self.attributor, self.settings, self.output, worker=self.name)

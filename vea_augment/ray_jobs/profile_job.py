@@ -1,0 +1,148 @@
+"""The distributed ``profile`` job: the driver picks the samples, actors capture every layer.
+
+Profiling needs few samples (about 100) but every decoder layer of a large model, so the
+driver reads and decodes the first ``limit`` samples with boxes and hands them out in chunks;
+one actor per GPU scores its chunks; the driver combines the per-sample scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from vea_augment.data.images import DEFAULT_MAX_PIXELS
+from vea_augment.data.writer import write_json_atomic
+from vea_augment.method.labels import LabelRule
+from vea_augment.profiling import (
+    DEFAULT_PROFILE_LIMIT,
+    DEFAULT_TOP_FRAC,
+    ProfileSample,
+    SampleProfile,
+    collect_profile_samples,
+    profile_batch,
+    summarize_profile,
+)
+from vea_augment.ray_jobs.distribute import PoolRequest, distribute
+from vea_augment.ray_jobs.scheduler import ShardOutcome
+from vea_augment.ray_jobs.workers import ModelSpec, load_attributor
+from vea_augment.schemas.profile import ExcludedSample, LayerProfile
+
+
+@dataclass(frozen=True)
+class ProfileChunk:
+    """A slice of the profiling samples for one actor call."""
+
+    index: int
+    samples: tuple[ProfileSample, ...]
+
+    def describe(self) -> str:
+        return f"profile chunk {self.index} ({len(self.samples)} samples)"
+
+
+@dataclass(frozen=True)
+class ProfileJob:
+    """Everything ``vea-augment profile`` was asked to do."""
+
+    model: ModelSpec
+    input: str
+    output: Path
+    limit: int | None = DEFAULT_PROFILE_LIMIT
+    top_frac: float = DEFAULT_TOP_FRAC
+    rule: LabelRule = "any"
+    per_head: bool = False
+    batch_size: int = 4
+    samples_per_shard: int = 1000
+    image_root: str | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    num_actors: int | None = None
+    address: str | None = None
+
+
+@ray.remote
+class ProfileActor:
+    """Holds one model and scores chunks of profiling samples at every decoder layer."""
+
+    def __init__(
+        self, spec: ModelSpec, rule: str, per_head: bool, batch_size: int, threads: int
+    ) -> None:
+        self.attributor = load_attributor(spec, threads)
+        self.rule, self.per_head, self.batch_size = rule, per_head, batch_size
+
+    def run_chunk(self, chunk: ProfileChunk) -> dict[str, Any]:
+        profiles: list[SampleProfile] = []
+        samples = list(chunk.samples)
+        for start in range(0, len(samples), self.batch_size):
+            batch = samples[start : start + self.batch_size]
+            profiles += profile_batch(self.attributor, batch, self.rule, self.per_head)
+        config = self.attributor.model.config
+        return {
+            "profiles": [asdict(profile) for profile in profiles],
+            "num_layers": self.attributor.num_layers,
+            "revision": getattr(config, "_commit_hash", None),
+        }
+
+
+def _chunks(samples: list[ProfileSample], batch_size: int) -> list[ProfileChunk]:
+    size = max(1, batch_size) * 4
+    return [
+        ProfileChunk(index, tuple(samples[start : start + size]))
+        for index, start in enumerate(range(0, len(samples), size))
+    ]
+
+
+def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile:
+    """Profile ``job.model`` on ``job.input`` and write the profile JSON to ``job.output``."""
+    samples, excluded = collect_profile_samples(
+        job.input,
+        job.limit,
+        samples_per_shard=job.samples_per_shard,
+        image_root=job.image_root,
+        max_pixels=job.max_pixels,
+    )
+    profiles: list[SampleProfile] = []
+    model_facts: dict[str, Any] = {}
+    failures: list[str] = []
+
+    def on_done(outcome: ShardOutcome) -> dict[str, Any]:
+        if outcome.stats is None:
+            failures.append(f"{outcome.task.describe()}: " + "; ".join(outcome.errors))
+        else:
+            profiles.extend(SampleProfile(**p) for p in outcome.stats["profiles"])
+            model_facts.update(
+                num_layers=outcome.stats["num_layers"], revision=outcome.stats["revision"]
+            )
+        return {"samples": len(profiles)}
+
+    if samples:
+        request = PoolRequest(
+            actor_class=ProfileActor,
+            arguments=lambda plan: (
+                job.model,
+                job.rule,
+                job.per_head,
+                job.batch_size,
+                int(plan.num_cpus),
+            ),
+            method="run_chunk",
+            name_prefix="vea-profile",
+            num_actors=job.num_actors,
+            address=job.address,
+        )
+        chunks = _chunks(samples, job.batch_size)
+        distribute(request, chunks, lambda _: None, on_done, "profile", show_progress)
+    for failure in failures:
+        excluded.append(ExcludedSample(id=failure.split(":")[0], reason=failure))
+    profile = summarize_profile(
+        profiles,
+        excluded,
+        model_id=job.model.model,
+        num_layers=int(model_facts.get("num_layers", 1)),
+        top_frac=job.top_frac,
+        rule=job.rule,
+        revision=model_facts.get("revision"),
+    )
+    write_json_atomic(job.output, profile)
+    return profile
