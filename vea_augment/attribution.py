@@ -73,6 +73,28 @@ class CapturedBatch:
     head_rows: dict[int, torch.Tensor]
     prompt_mask: np.ndarray
 
+    def image_positions(self, row: int) -> np.ndarray:
+        """Sequence positions of ``row``'s image tokens, every view flattened in view order."""
+        return np.concatenate([layout.positions.reshape(-1) for layout in self.layouts[row]])
+
+    def attribution(self, row: int) -> Attribution:
+        """Row ``row`` as an :class:`Attribution` (per-head scores when they were captured)."""
+        per_layer = _views_for_row(self.rows, row, self.layouts[row])
+        head_scores = None
+        if self.head_rows:
+            positions = self.image_positions(row)
+            head_scores = {
+                layer: heads[row][:, positions].double().cpu().numpy()
+                for layer, heads in self.head_rows.items()
+            }
+        return Attribution(
+            token_views=_mean_over_layers(per_layer),
+            layer_views=per_layer,
+            prompt=self.prompts[row],
+            image_size=self.image_sizes[row],
+            head_scores=head_scores,
+        )
+
 
 def _views_for_row(
     rows: dict[int, torch.Tensor], row: int, layouts: list[ViewLayout]
@@ -178,27 +200,7 @@ class Attributor:
         if not images and not questions:
             return []
         captured = self.capture(images, questions, layers, per_head)
-        results = []
-        for row, size in enumerate(captured.image_sizes):
-            layouts = captured.layouts[row]
-            per_layer = _views_for_row(captured.rows, row, layouts)
-            head_scores = None
-            if per_head:
-                positions = np.concatenate([layout.positions.reshape(-1) for layout in layouts])
-                head_scores = {
-                    layer: heads[row][:, positions].double().cpu().numpy()
-                    for layer, heads in captured.head_rows.items()
-                }
-            results.append(
-                Attribution(
-                    token_views=_mean_over_layers(per_layer),
-                    layer_views=per_layer,
-                    prompt=captured.prompts[row],
-                    image_size=size,
-                    head_scores=head_scores,
-                )
-            )
-        return results
+        return [captured.attribution(row) for row in range(len(captured.prompts))]
 
     def capture(
         self,

@@ -526,11 +526,102 @@ def score_command(predictions: Path, output: Path | None, resamples: int, seed: 
         click.echo(f"wrote {path}")
 
 
-@cli.command("analyze", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def analyze_command(args: tuple[str, ...]) -> None:
-    """Seeing-but-not-believing diagnostics: attention by layer, split by correctness."""
-    _not_yet("analyze", "issue 6: profile and analyze")
+@cli.command("analyze")
+@click.option("--model", "-m", required=True, help="Hub id or local directory of the VLM.")
+@click.option(
+    "--input",
+    "-i",
+    "input_",
+    required=True,
+    help="Samples (ideally with evidence boxes): WebDataset shards, a JSONL file, or a folder.",
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for analysis.json, layers.csv and the PNG figures.",
+)
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--layers", help="Chosen layers to mark and map, e.g. 18,22,24.")
+@click.option("--profile", help="A profile.json, or a model id with published layers.")
+@click.option(
+    "--top-frac",
+    default=0.1,
+    show_default=True,
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    help="Without --layers/--profile: mark the top ceil(frac x L) layers by this run's AUROC.",
+)
+@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
+@click.option("--samples-per-shard", default=1000, show_default=True, type=click.IntRange(min=1))
+@click.option("--image-root", type=click.Path(file_okay=False), help="Base folder of JSONL images.")
+@click.option("--max-pixels", default=100_000_000, show_default=True, type=int)
+@click.option("--dtype", default="auto", show_default=True)
+@click.option("--device", help="Default: cuda if there, else cpu.")
+@click.option("--trust-remote-code", is_flag=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def analyze_command(**options: Any) -> None:
+    """Seeing-but-not-believing diagnostics: attention by layer, split by correctness.
+
+    Per decoder layer: the relative attention per token (RAPT) of text, image, evidence and
+    non-evidence image tokens, and the AUROC of the image attention against the evidence
+    boxes, each over all samples and split by whether the base-prompt answer (greedy, exact
+    match) was right. Writes analysis.json, layers.csv, rapt_by_layer.png,
+    evidence_by_layer.png, auroc_by_layer.png and contact_sheet.png.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from vea_augment.analysis import run_analysis, write_plots, write_tables
+    from vea_augment.answering.transformers_backend import TransformersBackend
+    from vea_augment.attribution import Attributor
+    from vea_augment.layer_choice import resolve_layers
+    from vea_augment.models.loading import LoadOptions
+    from vea_augment.profiling import collect_profile_samples
+
+    try:
+        given = None
+        if options["layers"] or options["profile"]:
+            given, _ = resolve_layers(options["model"], options["layers"], options["profile"])
+        samples, excluded = collect_profile_samples(
+            options["input_"],
+            options["limit"],
+            samples_per_shard=options["samples_per_shard"],
+            image_root=options["image_root"],
+            max_pixels=options["max_pixels"],
+            require_boxes=False,
+        )
+        device = options["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
+        load = LoadOptions(
+            dtype=options["dtype"], device=device, trust_remote_code=options["trust_remote_code"]
+        )
+        attributor = Attributor.from_pretrained(options["model"], [0], load)
+        answerer = TransformersBackend(
+            attributor.model, attributor.processor, attributor.model_id, options["batch_size"]
+        )
+        with tqdm(total=len(samples), unit="sample", desc="analyze",
+                  disable=options["no_progress"]) as bar:  # fmt: skip
+            analysis = run_analysis(
+                attributor,
+                answerer,
+                samples,
+                excluded,
+                given,
+                options["top_frac"],
+                batch_size=options["batch_size"],
+                progress=bar.update,
+            )
+        paths = write_tables(analysis, options["output"]) + write_plots(analysis, options["output"])
+    except VEAError as exc:
+        raise click.ClickException(str(exc)) from exc
+    right = sum(sample.correct for sample in analysis.samples)
+    click.echo(
+        f"{len(analysis.samples)} samples analysed ({right} answered right), "
+        f"{len(analysis.excluded)} excluded; chosen layers "
+        f"{','.join(map(str, analysis.chosen_layers))} ({analysis.layer_source})"
+    )
+    for path in paths:
+        click.echo(f"wrote {path}")
 
 
 @cli.command("demo", context_settings={"ignore_unknown_options": True})

@@ -65,8 +65,10 @@ def iter_profile_samples(
     samples_per_shard: int = 1000,
     image_root: str | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    require_boxes: bool = True,
 ) -> Iterator[ProfileSample | ExcludedSample]:
-    """Every input sample in order: decoded with its boxes, or excluded with the reason."""
+    """Every input sample in order: decoded (with its boxes, if ``require_boxes``), or
+    excluded with the reason."""
     settings = AugmentSettings(max_pixels=max_pixels)
     for task in plan_shards(source, samples_per_shard, image_root):
         for raw in read_shard(task):
@@ -74,7 +76,7 @@ def iter_profile_samples(
             sample_id = str((raw.record or {}).get("id") or raw.key)
             if prepared.error is not None or prepared.sample is None or prepared.image is None:
                 yield ExcludedSample(id=sample_id, reason=f"{prepared.stage}: {prepared.error}")
-            elif not prepared.sample.evidence_boxes:
+            elif require_boxes and not prepared.sample.evidence_boxes:
                 yield ExcludedSample(id=sample_id, reason="no evidence boxes")
             else:
                 yield ProfileSample(

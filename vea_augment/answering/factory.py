@@ -43,6 +43,10 @@ class BackendSpec:
         options = LoadOptions(
             dtype=self.dtype, device=device, trust_remote_code=self.trust_remote_code
         )
-        return TransformersBackend(
-            self.model, options, self.batch_size, self.max_new_tokens, self.max_pixels
+        return TransformersBackend.load(
+            self.model,
+            options,
+            batch_size=self.batch_size,
+            max_new_tokens=self.max_new_tokens,
+            max_pixels=self.max_pixels,
         )

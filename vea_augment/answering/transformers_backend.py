@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from PIL import Image
 
 from vea_augment.answering.backend import MAX_NEW_TOKENS, AnswerOutcome, AnswerRequest
 from vea_augment.data.images import DEFAULT_MAX_PIXELS, decode_image
@@ -31,8 +32,9 @@ class TransformersBackend:
 
     def __init__(
         self,
+        model: Any,
+        processor: Any,
         model_id: str,
-        options: LoadOptions,
         batch_size: int = 8,
         max_new_tokens: int = MAX_NEW_TOKENS,
         max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -40,8 +42,8 @@ class TransformersBackend:
         from transformers import GenerationConfig
 
         self.model_id = model_id
-        self.model, self.processor = load_model_and_processor(model_id, options)
-        self.device = options.device
+        self.model, self.processor = model, processor
+        self.device = next(model.parameters()).device
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         tokenizer = getattr(self.processor, "tokenizer", self.processor)
@@ -56,21 +58,44 @@ class TransformersBackend:
             else tokenizer.eos_token_id,
         )
 
+    @classmethod
+    def load(cls, model_id: str, options: LoadOptions, **settings: Any) -> TransformersBackend:
+        """Load ``model_id`` (hub id or local directory) and answer with it."""
+        model, processor = load_model_and_processor(model_id, options)
+        return cls(model, processor, model_id, **settings)
+
     def answer(self, requests: Sequence[AnswerRequest]) -> list[AnswerOutcome]:
-        outcomes: list[AnswerOutcome | None] = [None] * len(requests)
+        decoded: list[list[Image.Image] | str] = []
+        for request in requests:
+            try:
+                decoded.append(
+                    [
+                        decode_image(image.data, max_pixels=self.max_pixels, name=image.name)
+                        for image in request.images
+                    ]
+                )
+            except VEAError as exc:
+                decoded.append(str(exc))
+        return self.answer_decoded([request.text for request in requests], decoded)
+
+    def answer_decoded(
+        self, texts: Sequence[str], images: Sequence[list[Image.Image] | str]
+    ) -> list[AnswerOutcome]:
+        """Answer ``texts[i]`` about the decoded ``images[i]`` (a string there is the reason
+        its images could not be decoded: it becomes that request's error)."""
+        outcomes: list[AnswerOutcome | None] = [None] * len(texts)
         ready: dict[int, list[tuple[int, str, list[Any]]]] = defaultdict(list)
-        for index, request in enumerate(requests):
+        for index, (text, pictures) in enumerate(zip(texts, images, strict=True)):
             prompt = ""
             try:
-                prompt = render_chat_prompt(self.processor, request.text, len(request.images))
-                images = [
-                    decode_image(image.data, max_pixels=self.max_pixels, name=image.name)
-                    for image in request.images
-                ]
-            except (VEAError, ValueError) as exc:
-                outcomes[index] = AnswerOutcome(prompt=prompt or request.text, error=str(exc))
+                prompt = render_chat_prompt(self.processor, text, max(1, len(pictures)))
+            except ValueError as exc:
+                outcomes[index] = AnswerOutcome(prompt=text, error=str(exc))
                 continue
-            ready[len(images)].append((index, prompt, images))
+            if isinstance(pictures, str):
+                outcomes[index] = AnswerOutcome(prompt=prompt, error=pictures)
+                continue
+            ready[len(pictures)].append((index, prompt, pictures))
         for group in ready.values():
             for start in range(0, len(group), self.batch_size):
                 chunk = group[start : start + self.batch_size]
