@@ -11,17 +11,6 @@ import click
 from vea_augment._version import __version__
 from vea_augment.errors import VEAError
 
-NOT_YET_EXIT_CODE = 2
-
-
-def _not_yet(command: str, issue: str) -> None:
-    click.echo(
-        f"vea-augment {command}: not available in {__version__} yet ({issue}). "
-        "Run `vea-augment --help` for what works now.",
-        err=True,
-    )
-    sys.exit(NOT_YET_EXIT_CODE)
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vea-augment")
@@ -624,11 +613,58 @@ def analyze_command(**options: Any) -> None:
         click.echo(f"wrote {path}")
 
 
-@cli.command("demo", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def demo_command(args: tuple[str, ...]) -> None:
-    """Run the whole flow on a bundled synthetic corpus and tiny model, offline."""
-    _not_yet("demo", "issue 8: the bundled default; run `vea-augment self-check` meanwhile")
+@cli.command("demo")
+@click.option(
+    "--output",
+    "-o",
+    default="vea-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the corpus, profile, shards, predictions and report.",
+)
+@click.option(
+    "--samples",
+    default=48,
+    show_default=True,
+    type=click.IntRange(min=2),
+    help="Synthetic samples per condition (clean, and the same scenes degraded).",
+)
+@click.option(
+    "--degradation",
+    type=click.Choice(["noise", "blur", "mask"]),
+    default="noise",
+    show_default=True,
+    help="The degraded condition of the paper's robustness experiment.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def demo_command(output: Path, samples: int, degradation: str, no_progress: bool) -> None:
+    """Run the whole flow offline on the bundled tiny model and a synthetic corpus.
+
+    Generates a corpus (clean, and the same scenes degraded), profiles the bundled model's
+    layers, augments the corpus on a local Ray cluster, answers with base and vea prompts,
+    scores, and prints where everything is.
+    """
+    from vea_augment.demo.run import DemoSettings, run_demo
+
+    settings = DemoSettings(
+        output=output,
+        samples=samples,
+        profile_samples=min(32, samples),
+        degradation=degradation,
+        show_progress=not no_progress,
+    )
+    try:
+        result = run_demo(settings)
+    except VEAError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(result.report_text)
+    click.echo("Where everything is:")
+    click.echo(f"  corpus (input shards)     {result.corpus}")
+    click.echo(f"  profile (layers {','.join(map(str, result.chosen_layers))})  {result.profile}")
+    click.echo(f"  highlighted shards, masks {result.shards}")
+    click.echo(f"  predictions               {result.predictions}")
+    for path in result.report:
+        click.echo(f"  report                    {path}")
 
 
 def main() -> None:
