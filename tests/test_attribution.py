@@ -19,12 +19,19 @@ from vea_augment.errors import ConfigError, GeometryError
 from vea_augment.method.labels import evidence_labels
 from vea_augment.method.pipeline import evidence_mask
 from vea_augment.method.types import MaskConfig, TokenView
+from vea_augment.models.gemma3 import configure_pan_and_scan
 from vea_augment.models.loading import LoadOptions, load_model_and_processor
 from vea_augment.models.registry import adapter_for
 from vea_augment.models.tiny import TINY_FAMILIES, build_tiny_checkpoint
 
 RELATIVE_TOLERANCE = 1e-5
 FLOAT32 = LoadOptions(dtype="float32")
+#: Families that cut an elongated image into several tiles (crops, splits) plus a whole view.
+MULTI_TILE_FAMILIES = tuple(
+    family
+    for family in TINY_FAMILIES
+    if family in {"gemma3", "llava_next", "internvl", "idefics3", "smolvlm"}
+)
 
 
 @pytest.fixture(scope="module")
@@ -150,8 +157,52 @@ def image_token_embeddings(attributor: Attributor, image: Image.Image) -> tuple[
     return embeds, layouts
 
 
+def covered_share(boxes: np.ndarray, block: tuple[int, int, int, int]) -> np.ndarray:
+    """The share of each box's area that ``block`` (xyxy) covers."""
+    overlap_w = np.clip(
+        np.minimum(boxes[..., 2], block[2]) - np.maximum(boxes[..., 0], block[0]), 0, None
+    )
+    overlap_h = np.clip(
+        np.minimum(boxes[..., 3], block[3]) - np.maximum(boxes[..., 1], block[1]), 0, None
+    )
+    area = (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
+    return overlap_w * overlap_h / area
+
+
 def box_overlaps(box: np.ndarray, region: tuple[int, int, int, int]) -> bool:
     return box[0] < region[2] and region[0] < box[2] and box[1] < region[3] and region[1] < box[3]
+
+
+def assert_changes_map_back(
+    attributor: Attributor, width: int, height: int, region: tuple[int, int, int, int]
+) -> list:
+    """Whiten ``region``; in every view that sees it, the tokens that change most cover it.
+
+    Returns the layouts. Views that do not overlap the region are exempt (a view resized as a
+    whole before it is cut may leak a little across its border), but the token that changes
+    most over all views must cover the region.
+    """
+    base = noise_image(width, height, 7)
+    perturbed = np.asarray(base).copy()
+    perturbed[region[1] : region[3], region[0] : region[2]] = 255
+    before, layouts = image_token_embeddings(attributor, base)
+    after, _ = image_token_embeddings(attributor, Image.fromarray(perturbed))
+    change = np.linalg.norm(after - before, axis=-1)
+    seen = 0
+    for layout in layouts:
+        if not any(box_overlaps(box, region) for box in layout.boxes.reshape(-1, 4)):
+            continue
+        seen += 1
+        view_change = change[layout.positions]
+        top = np.unravel_index(np.argsort(view_change, axis=None)[::-1][:2], view_change.shape)
+        for r, c in zip(*top, strict=True):
+            assert box_overlaps(layout.boxes[r, c], region), (layout.name, layout.boxes[r, c])
+    assert seen, "no view covers the region"
+    strongest = max(layouts, key=lambda layout: change[layout.positions].max())
+    view_change = change[strongest.positions]
+    r, c = np.unravel_index(np.argmax(view_change), view_change.shape)
+    assert box_overlaps(strongest.boxes[r, c], region), (strongest.name, strongest.boxes[r, c])
+    return layouts
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES)
@@ -159,18 +210,42 @@ def test_the_tokens_that_change_most_when_a_region_changes_map_back_to_that_regi
     checkpoints, family
 ):
     attributor = Attributor.from_pretrained(checkpoints[family], [0], FLOAT32)
-    width, height = 150, 100
-    region = (95, 55, 125, 85)
-    base = noise_image(width, height, 7)
-    perturbed = np.asarray(base).copy()
-    perturbed[region[1] : region[3], region[0] : region[2]] = 255
-    before, layouts = image_token_embeddings(attributor, base)
-    after, _ = image_token_embeddings(attributor, Image.fromarray(perturbed))
-    (layout,) = layouts
-    change = np.linalg.norm(after - before, axis=-1)[layout.positions]
-    top = np.unravel_index(np.argsort(change, axis=None)[::-1][:2], change.shape)
-    for r, c in zip(*top, strict=True):
-        assert box_overlaps(layout.boxes[r, c], region), (family, layout.boxes[r, c], region)
+    layouts = assert_changes_map_back(attributor, 150, 100, (95, 55, 125, 85))
+    if family not in MULTI_TILE_FAMILIES:
+        assert len(layouts) == 1
+
+
+def with_tiles(attributor: Attributor, family: str) -> Attributor:
+    """Switch on the family's multi-tile mode where the released processor has it off."""
+    if family == "gemma3":
+        configure_pan_and_scan(attributor.processor, pan_and_scan_min_crop_size=16)
+    return attributor
+
+
+def tile_count(attributor: Attributor, layouts: list, size: tuple[int, int]) -> int:
+    """How many tiles (crops, splits) the layouts hold, the whole-image view not counted.
+
+    LLaVA-NeXT lays all its tiles out as one grid (one view), so its count is that grid's.
+    """
+    if attributor.model.config.model_type == "llava_next":
+        assert [layout.name for layout in layouts] == ["base", "tiles"]
+        rows, cols = attributor.adapter.tile_grid(*size)
+        return rows * cols
+    return sum(layout.name not in ("image", "thumbnail", "global") for layout in layouts)
+
+
+#: A 3:1 wide and a 1:3 tall image, each with a region inside one end.
+WIDE_AND_TALL = [((300, 100), (210, 30, 250, 70)), ((100, 300), (30, 210, 70, 250))]
+
+
+@pytest.mark.parametrize(("size", "region"), WIDE_AND_TALL, ids=["wide", "tall"])
+@pytest.mark.parametrize("family", MULTI_TILE_FAMILIES)
+def test_on_wide_and_tall_images_every_tile_maps_back_to_the_region(
+    checkpoints, family, size, region
+):
+    attributor = with_tiles(Attributor.from_pretrained(checkpoints[family], [0], FLOAT32), family)
+    layouts = assert_changes_map_back(attributor, *size, region)
+    assert tile_count(attributor, layouts, size) > 1, [layout.name for layout in layouts]
 
 
 def test_llava_centre_crop_regions_are_covered_by_no_token(checkpoints):
@@ -209,11 +284,14 @@ def test_box_to_labels_to_mask_round_trip_covers_the_original_box(checkpoints, f
     model_config = attributor.model.config
     image = noise_image(140, 90, 1)
     inputs = attributor.encode([image], attributor.prompts(["q"]))
-    (layout,) = adapter_for(model_config, attributor.processor).layouts(inputs, 0, image.size)
+    layouts = adapter_for(model_config, attributor.processor).layouts(inputs, 0, image.size)
     evidence = np.array([[40.0, 30.0, 80.0, 60.0]])
-    labels = evidence_labels(layout.boxes.reshape(-1, 4), evidence, rule="any")
-    view = TokenView("image", labels.reshape(layout.grid_shape).astype(float), layout.boxes)
-    mask = evidence_mask([view], *image.size, MaskConfig(sigma=0.0, denoise=False))
+    views = []
+    for layout in layouts:
+        labels = evidence_labels(layout.boxes.reshape(-1, 4), evidence, rule="any")
+        scores = labels.reshape(layout.grid_shape).astype(float)
+        views.append(TokenView(layout.name, scores, layout.boxes))
+    mask = evidence_mask(views, *image.size, MaskConfig(sigma=0.0, denoise=False))
     assert mask[30:60, 40:80].min() == 1.0
     if family != "llava":
         assert mask.mean() < 0.6, "the painted labels stay near the box"

@@ -177,7 +177,11 @@ class Attributor:
         if self.max_length is not None:
             options.update(truncation=True, max_length=self.max_length)
         try:
-            inputs = self.processor(images=list(images), text=list(prompts), **options)
+            # One list of images per prompt: Gemma-3's and SmolVLM's processors read a flat
+            # list as every image belonging to the first prompt.
+            inputs = self.processor(
+                images=[[image] for image in images], text=list(prompts), **options
+            )
         except ValueError as error:
             raise GeometryError(
                 f"the processor could not place the image tokens: {error}"

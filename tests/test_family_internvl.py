@@ -1,0 +1,162 @@
+"""InternVL: tiles chosen by aspect ratio, pixel-shuffled tokens, and the thumbnail.
+
+The shared tests (``test_attribution.py``) check exactness against eager, batching, geometry
+and the round trip; these check the tiling itself against the processor: the grid choice, the
+pixels each tile token was cut from, and which views a local change reaches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_attribution import (
+    RELATIVE_TOLERANCE,
+    captured_rows,
+    covered_share,
+    eager_last_rows,
+    image_token_embeddings,
+    noise_image,
+    relative_error,
+)
+from transformers.models.got_ocr2.image_processing_got_ocr2 import get_optimal_tiled_canvas
+
+from vea_augment.attribution import Attributor
+from vea_augment.errors import GeometryError
+from vea_augment.models.internvl import InternVLAdapter, optimal_tile_grid
+from vea_augment.models.loading import LoadOptions
+from vea_augment.models.tiny import INTERNVL_MAX_TILES, build_tiny_checkpoint
+
+FLOAT32 = LoadOptions(dtype="float32")
+SIZES = [(150, 100), (300, 100), (100, 300), (96, 72), (60, 110), (20, 20), (401, 37), (64, 64)]
+
+
+@pytest.fixture(scope="module")
+def attributor(tmp_path_factory: pytest.TempPathFactory) -> Attributor:
+    directory = build_tiny_checkpoint("internvl", tmp_path_factory.mktemp("tiny") / "internvl")
+    return Attributor.from_pretrained(directory, [0], FLOAT32)
+
+
+def test_the_tile_grid_is_transformers_choice():
+    for width in (10, 33, 64, 100, 150, 300, 448, 900, 1500):
+        for height in (10, 40, 64, 100, 333, 448, 1200):
+            for min_tiles, max_tiles in ((1, 6), (1, 12), (2, 9)):
+                expected = get_optimal_tiled_canvas((height, width), (32, 32), min_tiles, max_tiles)
+                got = optimal_tile_grid(width, height, 32, 32, min_tiles, max_tiles)
+                assert got == tuple(expected), (width, height, min_tiles, max_tiles)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_one_view_per_processed_tile_in_prompt_order(attributor, size):
+    image = noise_image(*size, seed=1)
+    processed = attributor.processor.image_processor(
+        [image], crop_to_patches=True, return_tensors="pt"
+    )
+    inputs = attributor.encode([image], attributor.prompts(["q"]))
+    layouts = attributor.adapter.layouts(inputs, 0, image.size)
+    assert len(layouts) == int(processed["num_patches"][0]) == len(inputs["pixel_values"])
+    names = [layout.name for layout in layouts]
+    if len(layouts) == 1:
+        assert names == ["image"]
+    else:
+        assert names == [*(f"tile_{i}" for i in range(len(layouts) - 1)), "thumbnail"]
+        assert len(layouts) - 1 <= INTERNVL_MAX_TILES
+    positions = np.concatenate([layout.positions.reshape(-1) for layout in layouts])
+    assert np.all(np.diff(positions) == 1), "the tiles' tokens run unbroken from <img> to </img>"
+    for layout in layouts:
+        assert layout.grid_shape == (4, 4)
+    cols, rows = attributor.adapter.tile_grid(*size)
+    tiles = layouts[:-1] if len(layouts) > 1 else layouts
+    union = np.stack([layout.boxes for layout in tiles])
+    np.testing.assert_allclose(union[..., 0].min(), 0)
+    np.testing.assert_allclose(union[..., 2].max(), size[0])
+    np.testing.assert_allclose(union[..., 3].max(), size[1])
+    assert len(tiles) == cols * rows
+
+
+@pytest.mark.parametrize("size", [(150, 100), (300, 100), (100, 300), (60, 110)])
+def test_each_token_holds_the_pixels_of_its_box(attributor, size):
+    """In every processed tile (and the thumbnail), the share of white in a token's 8 × 8 pixel
+    block is the share of the token's box that the white block covers in the original."""
+    width, height = size
+    block = (width // 2, height // 4, width // 2 + width // 3, height // 4 + height // 2)
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[block[1] : block[3], block[0] : block[2]] = 255
+    image = Image.fromarray(pixels)
+    inputs = attributor.encode([image], attributor.prompts(["q"]))
+    layouts = attributor.adapter.layouts(inputs, 0, image.size)
+    tiles = inputs["pixel_values"][:, 0]
+    black, white = tiles.min(), tiles.max()
+    for layout, tile in zip(layouts, tiles, strict=True):
+        share = ((tile.reshape(4, 8, 4, 8).mean(dim=(1, 3)) - black) / (white - black)).numpy()
+        covered = covered_share(layout.boxes, block)
+        # Bicubic resampling blurs the block's edges by about a pixel.
+        np.testing.assert_allclose(share, covered, atol=0.3, err_msg=layout.name)
+
+
+def test_a_change_inside_one_tile_reaches_only_that_tile_and_the_thumbnail(attributor):
+    base = noise_image(300, 100, 3)
+    assert attributor.adapter.tile_grid(300, 100) == (3, 1)
+    edited = np.asarray(base).copy()
+    edited[30:70, 130:170] = 255  # well inside the middle tile [100, 200)
+    before, layouts = image_token_embeddings(attributor, base)
+    after, _ = image_token_embeddings(attributor, Image.fromarray(edited))
+    change = {
+        layout.name: np.linalg.norm(after - before, axis=-1)[layout.positions].max()
+        for layout in layouts
+    }
+    assert change["tile_0"] == 0 and change["tile_2"] == 0
+    assert change["tile_1"] > 0 and change["thumbnail"] > 0
+
+
+def test_without_tiling_the_image_is_one_view(attributor):
+    processor = attributor.processor
+    saved = processor.images_kwargs
+    processor.images_kwargs = {**saved, "crop_to_patches": False}
+    try:
+        image = noise_image(300, 100, 2)
+        inputs = attributor.encode([image], attributor.prompts(["q"]))
+        (layout,) = attributor.adapter.layouts(inputs, 0, image.size)
+        assert layout.name == "image" and len(inputs["pixel_values"]) == 1
+        np.testing.assert_allclose(layout.boxes[-1, -1], [225, 75, 300, 100])
+    finally:
+        processor.images_kwargs = saved
+
+
+def test_a_batch_of_different_tile_counts_equals_eager_and_single_samples(attributor):
+    images = [noise_image(300, 100, 3), noise_image(20, 20, 4)]
+    questions = ["What is written on the sign?", "Which colour?"]
+    batch = attributor.encode(images, attributor.prompts(questions))
+    views = [attributor.adapter.layouts(batch, row, image.size) for row, image in enumerate(images)]
+    assert [len(row) for row in views] == [4, 1]
+    expected = eager_last_rows(attributor.model_id, batch)
+    captured = captured_rows(attributor, batch, list(range(attributor.num_layers)))
+    for layer, rows in captured.items():
+        assert relative_error(rows, expected[layer]) < RELATIVE_TOLERANCE
+    batched = attributor.attribute_batch(images, questions, layers=[1, 3])
+    for image, question, from_batch in zip(images, questions, batched, strict=True):
+        alone = attributor.attribute(image, question, layers=[1, 3])
+        for view_alone, view_batched in zip(alone.token_views, from_batch.token_views, strict=True):
+            assert view_alone.name == view_batched.name
+            assert relative_error(view_batched.scores, view_alone.scores) < RELATIVE_TOLERANCE
+
+
+def test_a_missing_image_token_is_a_geometry_error(attributor):
+    image = noise_image(150, 100, 0)
+    inputs = attributor.encode([image], attributor.prompts(["q"]))
+    ids = inputs["input_ids"].clone()
+    first = int(np.flatnonzero(ids[0].numpy() == attributor.adapter.image_token_id)[0])
+    ids[0, first] = attributor.processor.tokenizer.pad_token_id
+    with pytest.raises(GeometryError, match="image tokens"):
+        attributor.adapter.layouts({"input_ids": ids}, 0, image.size)
+
+
+def test_a_processor_with_another_token_count_per_tile_is_refused(attributor):
+    processor = attributor.processor
+    saved = processor.image_seq_length
+    processor.image_seq_length = saved * 4
+    try:
+        with pytest.raises(GeometryError, match="tokens per tile"):
+            InternVLAdapter(attributor.model.config, processor)
+    finally:
+        processor.image_seq_length = saved
