@@ -64,9 +64,10 @@ def models_command() -> None:
     adapters = registered_adapters()
     if not adapters:
         click.echo("  (none registered)")
+    width = max((len(adapter.family) for adapter in adapters.values()), default=0)
     for model_type, adapter in adapters.items():
         tested = ", ".join(adapter.tested_with) or "-"
-        click.echo(f"  {model_type:<14} {adapter.family:<22} {tested}")
+        click.echo(f"  {model_type:<14} {adapter.family:<{width}}  {tested}")
     click.echo("")
     click.echo("Published visual-grounding layers (0-based decoder indices, arXiv 2510.17771):")
     for entry in PUBLISHED_LAYERS.values():

@@ -44,13 +44,19 @@ class TrainRecipe:
     num_heads: int = 4
     num_kv_heads: int = 2
     hidden_size: int = 128
-    vea_prompt_fraction: float = 0.5
+    vea_prompt_fraction: float = 0.4
+    short_prompt_fraction: float = 0.2
     eval_samples: int = 200
 
 
 def training_text(processor: Any, sample: SyntheticSample, style: str) -> tuple[str, str]:
-    """(full text, answer suffix): the chat prompt of ``style`` followed by the answer turn."""
-    prompt = render_chat_prompt(processor, question_text(sample.question, style))
+    """(full text, answer suffix): the chat prompt of ``style`` followed by the answer turn.
+
+    ``style`` is ``base`` or ``vea`` (the paper's prompts), or ``short`` (the bare question),
+    a curriculum aid: retrieval is found quickly in a short prompt and carries over.
+    """
+    text = sample.question if style == "short" else question_text(sample.question, style)
+    prompt = render_chat_prompt(processor, text)
     suffix = f"{sample.answers[0]}<|im_end|>"
     return prompt + suffix, suffix
 
@@ -71,6 +77,14 @@ def make_batch(processor: Any, samples: list[SyntheticSample], styles: list[str]
         labels[row, -count:] = inputs["input_ids"][row, -count:]
     inputs["labels"] = labels
     return dict(inputs)
+
+
+def _style(recipe: TrainRecipe, draw: float) -> str:
+    if draw < recipe.short_prompt_fraction:
+        return "short"
+    if draw < recipe.short_prompt_fraction + recipe.vea_prompt_fraction:
+        return "vea"
+    return "base"
 
 
 def _learning_rate(recipe: TrainRecipe, step: int) -> float:
@@ -108,7 +122,7 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
     for step in range(recipe.steps):
         samples = generate_samples(recipe.batch_size, seed=recipe.seed * 100_003 + step)
         draws = torch.rand(recipe.batch_size, generator=style_rng).tolist()
-        styles = ["vea" if d < recipe.vea_prompt_fraction else "base" for d in draws]
+        styles = [_style(recipe, draw) for draw in draws]
         batch = {k: v.to(device) for k, v in make_batch(processor, samples, styles).items()}
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(recipe, step)
@@ -142,8 +156,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=TrainRecipe.seed)
     arguments = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    from vea_augment.demo.evaluate import evaluate
+
     recipe = TrainRecipe(seed=arguments.seed, steps=arguments.steps)
     log = train(recipe, arguments.output)
+    log["evaluation"] = evaluate(arguments.output, recipe.eval_samples)
     (arguments.output / "training.json").write_text(json.dumps(log, indent=2) + "\n")
     print(json.dumps(log, indent=2))
 
