@@ -19,6 +19,15 @@ from vea_augment.models.loading import LoadOptions, load_model_and_processor
 
 
 def peak_mib() -> float:
+    """This process's own peak resident memory (VmHWM).
+
+    Not ``ru_maxrss``: a child started by ``subprocess`` inherits its parent's peak there, so
+    after a memory-heavy test the growth measured in the child could read as zero.
+    """
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
