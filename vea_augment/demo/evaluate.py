@@ -14,7 +14,7 @@ from typing import Any
 
 from vea_augment.answering.transformers_backend import TransformersBackend
 from vea_augment.attribution import Attributor
-from vea_augment.demo.corpus import generate_samples
+from vea_augment.demo.corpus import Kind, generate_samples
 from vea_augment.demo.train import BUNDLED_MODEL_DIR, HELD_OUT_SEED
 from vea_augment.method.answer_metrics import exact_match
 from vea_augment.models.loading import LoadOptions
@@ -35,12 +35,16 @@ def answer_accuracy(backend: TransformersBackend, samples: list, style: str) -> 
     return {kind: sum(values) / len(values) for kind, values in scores.items()}
 
 
-def evaluate(model_dir: Path, count: int = 200, batch_size: int = 16) -> dict[str, Any]:
+def evaluate(
+    model_dir: Path,
+    count: int = 200,
+    kinds: tuple[Kind, ...] = ("shapes",),
+    batch_size: int = 16,
+) -> dict[str, Any]:
     """Held-out exact match (base and VEA prompts) and the profile of every layer."""
-    backend = TransformersBackend.load(
-        str(model_dir), LoadOptions(dtype="float32"), batch_size=batch_size
-    )
-    samples = generate_samples(count, HELD_OUT_SEED)
+    options = LoadOptions(dtype="float32")
+    backend = TransformersBackend.load(str(model_dir), options, batch_size=batch_size)
+    samples = generate_samples(count, HELD_OUT_SEED, kinds=kinds)
     attributor = Attributor(backend.model, backend.processor, [0], model_id=str(model_dir))
     profiles = []
     for start in range(0, count, batch_size):
@@ -54,6 +58,7 @@ def evaluate(model_dir: Path, count: int = 200, batch_size: int = 16) -> dict[st
     return {
         "held_out_samples": count,
         "held_out_seed": HELD_OUT_SEED,
+        "held_out_kinds": list(kinds),
         "exact_match_base_prompt": answer_accuracy(backend, samples, "base"),
         "exact_match_vea_prompt": answer_accuracy(backend, samples, "vea"),
         "chosen_layers": profile.chosen_layers,
@@ -70,7 +75,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=BUNDLED_MODEL_DIR)
     parser.add_argument("--count", type=int, default=200)
     arguments = parser.parse_args()
-    print(json.dumps(evaluate(arguments.model, arguments.count), indent=2))
+    kinds = tuple(bundled_recipe(arguments.model).get("kinds", ("shapes",)))
+    print(json.dumps(evaluate(arguments.model, arguments.count, kinds), indent=2))
+
+
+def bundled_recipe(model_dir: Path = BUNDLED_MODEL_DIR) -> dict[str, Any]:
+    """The training recipe recorded beside a trained demo model ({} when there is none)."""
+    path = Path(model_dir) / "training.json"
+    return json.loads(path.read_text(encoding="utf-8"))["recipe"] if path.is_file() else {}
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vea_augment.augment import AugmentSettings
 from vea_augment.demo.corpus import Degradation, generate_samples, write_webdataset
+from vea_augment.demo.evaluate import bundled_recipe
 from vea_augment.demo.train import BUNDLED_MODEL_DIR
 from vea_augment.errors import ConfigError
 
@@ -74,10 +75,12 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
     output.mkdir(parents=True, exist_ok=True)
     say(f"corpus: {settings.samples} clean samples and the same scenes with "
         f"{settings.degradation}", show)  # fmt: skip
-    clean = generate_samples(settings.samples, DEMO_SEED, dataset="synthetic-clean")
+    kinds = tuple(bundled_recipe(settings.model).get("kinds", ("shapes",)))
+    clean = generate_samples(settings.samples, DEMO_SEED, kinds=kinds, dataset="synthetic-clean")
     degraded = generate_samples(
         settings.samples,
         DEMO_SEED,
+        kinds=kinds,
         degradation=settings.degradation,
         dataset=f"synthetic-{settings.degradation}",
     )

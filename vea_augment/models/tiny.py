@@ -636,8 +636,12 @@ def build_tiny_checkpoint(
     hidden_size: int = 64,
     image_size: int = 56,
     max_pixels: int | None = None,
+    vision_overrides: dict[str, Any] | None = None,
 ) -> Path:
     """Build and save a tiny ``family`` checkpoint in ``directory``; return the directory.
+
+    ``vision_overrides`` replaces vision-config fields (e.g. a wider Qwen2-VL vision tower
+    for the bundled demo model: ``{"embed_dim": 128, "num_heads": 4}``).
 
     Weights are drawn from ``seed``, so two builds with the same arguments are identical.
     ``image_size`` is LLaVA-1.5's square input side; ``max_pixels`` bounds Qwen's resize. The
@@ -662,6 +666,10 @@ def build_tiny_checkpoint(
         config, processor = _idefics3(family, dims)
     else:
         config, processor = _llava(family == "llava_pad", dims, image_size)
+    for field_name, value in (vision_overrides or {}).items():
+        if not hasattr(config.vision_config, field_name):
+            raise ValueError(f"{family}'s vision config has no field {field_name!r}")
+        setattr(config.vision_config, field_name, value)
     torch.manual_seed(seed)
     model = AutoModelForImageTextToText.from_config(config, dtype=torch.float32)
     _randomize_zero_initialised(model, family)
