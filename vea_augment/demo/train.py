@@ -35,7 +35,7 @@ class TrainRecipe:
     """Everything that determines the trained weights."""
 
     seed: int = 0
-    steps: int = 2500
+    steps: int = 3000
     batch_size: int = 32
     learning_rate: float = 2e-3
     warmup_steps: int = 100
