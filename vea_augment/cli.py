@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,65 @@ import click
 
 from vea_augment._version import __version__
 from vea_augment.errors import VEAError
+
+
+def _model_loading_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--dtype, --device and --trust-remote-code, shared by every command that loads a model."""
+    for option in reversed(
+        (
+            click.option(
+                "--dtype",
+                default="auto",
+                show_default=True,
+                help="Model weights dtype: auto, float32, bfloat16, float16.",
+            ),
+            click.option(
+                "--device", help="Device for the model (default: cuda if there, else cpu)."
+            ),
+            click.option(
+                "--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _input_reading_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--samples-per-shard, --image-root and --max-pixels, for commands that read samples."""
+    for option in reversed(
+        (
+            click.option(
+                "--samples-per-shard",
+                default=1000,
+                show_default=True,
+                type=click.IntRange(min=1),
+                help="Shard size when the input is JSONL.",
+            ),
+            click.option(
+                "--image-root",
+                type=click.Path(file_okay=False),
+                help="Folder that JSONL image paths are relative to (default: the JSONL's).",
+            ),
+            click.option(
+                "--max-pixels",
+                default=100_000_000,
+                show_default=True,
+                type=int,
+                help="Refuse images with more pixels (decompression bombs).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _ray_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--address and --no-progress, for the commands that run a Ray job."""
+    command = click.option("--no-progress", is_flag=True, help="No progress bar.")(command)
+    return click.option(
+        "--address", help="Join an existing Ray cluster (e.g. auto); default: local Ray."
+    )(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,15 +177,10 @@ def models_command() -> None:
 )
 @click.option("--per-head", is_flag=True, help="Also score every attention head.")
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
-@click.option("--samples-per-shard", default=1000, show_default=True, type=click.IntRange(min=1))
-@click.option("--image-root", type=click.Path(file_okay=False), help="Base folder of JSONL images.")
-@click.option("--max-pixels", default=100_000_000, show_default=True, type=int)
 @click.option("--num-actors", type=click.IntRange(min=1), help="Default: one per GPU, else 1.")
-@click.option("--dtype", default="auto", show_default=True)
-@click.option("--device", help="Default: cuda if there, else cpu.")
-@click.option("--trust-remote-code", is_flag=True)
-@click.option("--address", help="Join an existing Ray cluster (e.g. auto); default: local Ray.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_input_reading_options
+@_model_loading_options
+@_ray_options
 def profile_command(**options: Any) -> None:
     """Find a model's visual-grounding layers from samples with evidence boxes (step A).
 
@@ -239,13 +294,6 @@ def _fmt(value: float | None) -> str:
     help="Samples per forward pass.",
 )
 @click.option(
-    "--samples-per-shard",
-    default=1000,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Shard size when the input is JSONL.",
-)
-@click.option(
     "--num-actors",
     type=click.IntRange(min=1),
     help="Model actors (default: one per GPU, or 1 on a CPU-only cluster).",
@@ -264,28 +312,9 @@ def _fmt(value: float | None) -> str:
     help="A failed sample is written unhighlighted with an error sidecar, or left out "
     "(it is counted in _stats either way).",
 )
-@click.option(
-    "--image-root",
-    type=click.Path(file_okay=False),
-    help="Folder that JSONL image paths are relative to (default: the JSONL's).",
-)
-@click.option(
-    "--max-pixels",
-    default=100_000_000,
-    show_default=True,
-    type=int,
-    help="Refuse images with more pixels (decompression bombs).",
-)
-@click.option(
-    "--dtype",
-    default="auto",
-    show_default=True,
-    help="Model weights dtype: auto, float32, bfloat16, float16.",
-)
-@click.option("--device", help="Device for each actor's model (default: cuda if there, else cpu).")
-@click.option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code.")
-@click.option("--address", help="Join an existing Ray cluster (e.g. auto); default: local Ray.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_input_reading_options
+@_model_loading_options
+@_ray_options
 def augment_command(**options: object) -> None:
     """Write evidence-highlighted images and mask sidecars as WebDataset shards.
 
@@ -418,16 +447,8 @@ def augment_command(**options: object) -> None:
     type=click.IntRange(min=1),
     help="Answering actors (default: one per GPU, or 1 on a CPU-only cluster).",
 )
-@click.option(
-    "--dtype",
-    default="auto",
-    show_default=True,
-    help="Model weights dtype: auto, float32, bfloat16, float16.",
-)
-@click.option("--device", help="Device for each actor's model (default: cuda if there, else cpu).")
-@click.option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code.")
-@click.option("--address", help="Join an existing Ray cluster (e.g. auto); default: local Ray.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_model_loading_options
+@_ray_options
 def answer_command(**options: Any) -> None:
     """Answer the questions of augmented shards with any VLM, under each method.
 
@@ -543,12 +564,8 @@ def score_command(predictions: Path, output: Path | None, resamples: int, seed: 
     help="Without --layers/--profile: mark the top ceil(frac x L) layers by this run's AUROC.",
 )
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1))
-@click.option("--samples-per-shard", default=1000, show_default=True, type=click.IntRange(min=1))
-@click.option("--image-root", type=click.Path(file_okay=False), help="Base folder of JSONL images.")
-@click.option("--max-pixels", default=100_000_000, show_default=True, type=int)
-@click.option("--dtype", default="auto", show_default=True)
-@click.option("--device", help="Default: cuda if there, else cpu.")
-@click.option("--trust-remote-code", is_flag=True)
+@_input_reading_options
+@_model_loading_options
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def analyze_command(**options: Any) -> None:
     """Seeing-but-not-believing diagnostics: attention by layer, split by correctness.

@@ -117,3 +117,22 @@ def grid_boxes(
     boxes[..., 2] = xs[None, 1:]
     boxes[..., 3] = ys[1:, None]
     return boxes
+
+
+def effective_image_settings(processor: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The image-geometry settings a processor call really uses, for the keys of ``defaults``.
+
+    Each starts from ``defaults``, is replaced by the image processor's own attribute where it
+    is set, and then by the processor's ``images_kwargs`` (passed to every image-processor
+    call, so they win) where those are set.
+    """
+    settings = dict(defaults)
+    image_processor = getattr(processor, "image_processor", None)
+    for key in settings:
+        value = getattr(image_processor, key, None)
+        if value is not None:
+            settings[key] = value
+    for key, value in (getattr(processor, "images_kwargs", None) or {}).items():
+        if key in settings and value is not None:
+            settings[key] = value
+    return settings

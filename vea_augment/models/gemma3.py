@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 
 from vea_augment.errors import GeometryError
-from vea_augment.models.adapter import FamilyAdapter, ViewLayout, grid_boxes, image_token_positions
+from vea_augment.models.adapter import (
+    FamilyAdapter,
+    ViewLayout,
+    effective_image_settings,
+    grid_boxes,
+    image_token_positions,
+)
 from vea_augment.models.registry import register_adapter
 
 #: The processor's own pan-and-scan defaults (``Gemma3Processor.images_kwargs``).
@@ -119,16 +125,7 @@ class Gemma3Adapter(FamilyAdapter):
         ``Gemma3Processor.images_kwargs`` is passed to every image-processor call, so it wins
         over the image processor's own attributes; those count only where it is silent.
         """
-        settings = dict(_PAN_AND_SCAN_DEFAULTS)
-        image_processor = getattr(self.processor, "image_processor", None)
-        for key in settings:
-            value = getattr(image_processor, key, None)
-            if value is not None:
-                settings[key] = value
-        for key, value in (getattr(self.processor, "images_kwargs", None) or {}).items():
-            if key in settings and value is not None:
-                settings[key] = value
-        return settings
+        return effective_image_settings(self.processor, _PAN_AND_SCAN_DEFAULTS)
 
     def crops(self, width: int, height: int) -> list[tuple[int, int, int, int]]:
         """The pan-and-scan crop rectangles of a ``width × height`` image (pixel xyxy)."""

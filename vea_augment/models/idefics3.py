@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from vea_augment.errors import GeometryError
-from vea_augment.models.adapter import FamilyAdapter, ViewLayout, grid_boxes, image_token_positions
+from vea_augment.models.adapter import (
+    FamilyAdapter,
+    ViewLayout,
+    effective_image_settings,
+    grid_boxes,
+    image_token_positions,
+)
 from vea_augment.models.registry import register_adapter
 
 #: ``MAX_IMAGE_SIZE`` of the image processors: no side is resized above 4096 px.
@@ -100,15 +106,8 @@ class Idefics3Adapter(FamilyAdapter):
 
     def settings(self) -> dict[str, Any]:
         """The image processor's geometry settings, with the processor's own defaults on top."""
-        image_processor = self.processor.image_processor
-        settings = {
-            key: getattr(image_processor, key, None)
-            for key in ("do_resize", "size", "do_image_splitting", "max_image_size")
-        }
-        for key, value in (getattr(self.processor, "images_kwargs", None) or {}).items():
-            if key in settings and value is not None:
-                settings[key] = value
-        return settings
+        keys = ("do_resize", "size", "do_image_splitting", "max_image_size")
+        return effective_image_settings(self.processor, dict.fromkeys(keys))
 
     def split(self, width: int, height: int) -> tuple[int, int]:
         """``(rows, cols)`` of squares for a ``width × height`` image; ``(0, 0)``: global only."""

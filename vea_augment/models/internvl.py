@@ -25,7 +25,13 @@ from typing import Any
 import numpy as np
 
 from vea_augment.errors import GeometryError
-from vea_augment.models.adapter import FamilyAdapter, ViewLayout, grid_boxes, image_token_positions
+from vea_augment.models.adapter import (
+    FamilyAdapter,
+    ViewLayout,
+    effective_image_settings,
+    grid_boxes,
+    image_token_positions,
+)
 from vea_augment.models.registry import register_adapter
 
 #: The processor's own tiling defaults (``InternVLProcessor.images_kwargs`` and
@@ -103,16 +109,7 @@ class InternVLAdapter(FamilyAdapter):
         ``InternVLProcessor.images_kwargs`` (``crop_to_patches=True``) is passed to every
         image-processor call and wins over the image processor's own attributes.
         """
-        settings = dict(_TILING_DEFAULTS)
-        image_processor = getattr(self.processor, "image_processor", None)
-        for key in settings:
-            value = getattr(image_processor, key, None)
-            if value is not None:
-                settings[key] = value
-        for key, value in (getattr(self.processor, "images_kwargs", None) or {}).items():
-            if key in settings and value is not None:
-                settings[key] = value
-        return settings
+        return effective_image_settings(self.processor, _TILING_DEFAULTS)
 
     def tile_grid(self, width: int, height: int) -> tuple[int, int]:
         """``(cols, rows)`` of tiles for a ``width × height`` image; ``(1, 1)``: no tiling."""
