@@ -11,7 +11,7 @@ newlines, tile separators) belong to no layout.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -136,3 +136,35 @@ def effective_image_settings(processor: Any, defaults: dict[str, Any]) -> dict[s
         if key in settings and value is not None:
             settings[key] = value
     return settings
+
+
+Rectangle = tuple[float, float, float, float]
+
+
+def tile_rectangles(width: float, height: float, rows: int, cols: int) -> list[Rectangle]:
+    """The ``rows × cols`` equal tiles of a ``width × height`` image, in raster order."""
+    return [
+        (c * width / cols, r * height / rows, (c + 1) * width / cols, (r + 1) * height / rows)
+        for r in range(rows)
+        for c in range(cols)
+    ]
+
+
+def rectangle_views(
+    names: Sequence[str], positions: np.ndarray, rectangles: Sequence[Rectangle]
+) -> list[ViewLayout]:
+    """One view per rectangle of the original image (a tile, a crop, a thumbnail): view ``i``
+    holds the ``positions[i]`` token grid, its cells spread evenly over ``rectangles[i]``."""
+    views = []
+    for name, block, (x0, y0, x1, y1) in zip(names, positions, rectangles, strict=True):
+        rows, cols = block.shape
+        boxes = grid_boxes(
+            rows,
+            cols,
+            cell_width=(x1 - x0) / cols,
+            cell_height=(y1 - y0) / rows,
+            offset_x=x0,
+            offset_y=y0,
+        )
+        views.append(ViewLayout(name, np.ascontiguousarray(block), boxes))
+    return views

@@ -34,8 +34,8 @@ from vea_augment.models.adapter import (
     FamilyAdapter,
     ViewLayout,
     effective_image_settings,
-    grid_boxes,
     image_token_positions,
+    rectangle_views,
 )
 from vea_augment.models.registry import register_adapter
 
@@ -156,18 +156,4 @@ class Gemma3Adapter(FamilyAdapter):
         ).reshape(1 + len(crops), self.side, self.side)
         rectangles = [(0, 0, width, height), *crops]
         names = ["image", *(f"crop_{index}" for index in range(len(crops)))]
-        return [
-            ViewLayout(
-                name,
-                block,
-                grid_boxes(
-                    self.side,
-                    self.side,
-                    cell_width=(x1 - x0) / self.side,
-                    cell_height=(y1 - y0) / self.side,
-                    offset_x=x0,
-                    offset_y=y0,
-                ),
-            )
-            for name, block, (x0, y0, x1, y1) in zip(names, positions, rectangles, strict=True)
-        ]
+        return rectangle_views(names, positions, rectangles)

@@ -25,15 +25,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from vea_augment.errors import GeometryError
 from vea_augment.models.adapter import (
     FamilyAdapter,
     ViewLayout,
     effective_image_settings,
-    grid_boxes,
     image_token_positions,
+    rectangle_views,
+    tile_rectangles,
 )
 from vea_augment.models.registry import register_adapter
 
@@ -133,11 +132,7 @@ class Idefics3Adapter(FamilyAdapter):
     ) -> list[ViewLayout]:
         width, height = original_size
         rows, cols = self.split(width, height)
-        rectangles = [
-            (c * width / cols, r * height / rows, (c + 1) * width / cols, (r + 1) * height / rows)
-            for r in range(rows)
-            for c in range(cols)
-        ]
+        rectangles = tile_rectangles(width, height, rows, cols)
         names = [f"tile_{index}" for index in range(len(rectangles))]
         rectangles.append((0.0, 0.0, float(width), float(height)))
         names.append("global")
@@ -146,18 +141,4 @@ class Idefics3Adapter(FamilyAdapter):
             self.image_token_id,
             expected=self.tokens_per_square * len(rectangles),
         ).reshape(len(rectangles), self.side, self.side)
-        return [
-            ViewLayout(
-                name,
-                np.ascontiguousarray(block),
-                grid_boxes(
-                    self.side,
-                    self.side,
-                    cell_width=(x1 - x0) / self.side,
-                    cell_height=(y1 - y0) / self.side,
-                    offset_x=x0,
-                    offset_y=y0,
-                ),
-            )
-            for name, block, (x0, y0, x1, y1) in zip(names, positions, rectangles, strict=True)
-        ]
+        return rectangle_views(names, positions, rectangles)

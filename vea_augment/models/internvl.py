@@ -22,15 +22,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from vea_augment.errors import GeometryError
 from vea_augment.models.adapter import (
     FamilyAdapter,
     ViewLayout,
     effective_image_settings,
-    grid_boxes,
     image_token_positions,
+    rectangle_views,
+    tile_rectangles,
 )
 from vea_augment.models.registry import register_adapter
 
@@ -130,11 +129,7 @@ class InternVLAdapter(FamilyAdapter):
     ) -> list[ViewLayout]:
         width, height = original_size
         cols, rows = self.tile_grid(width, height)
-        rectangles = [
-            (c * width / cols, r * height / rows, (c + 1) * width / cols, (r + 1) * height / rows)
-            for r in range(rows)
-            for c in range(cols)
-        ]
+        rectangles = tile_rectangles(width, height, rows, cols)
         names = [f"tile_{index}" for index in range(len(rectangles))]
         if len(rectangles) > 1:
             rectangles.append((0.0, 0.0, float(width), float(height)))
@@ -146,18 +141,4 @@ class InternVLAdapter(FamilyAdapter):
             self.image_token_id,
             expected=self.tokens_per_tile * len(rectangles),
         ).reshape(len(rectangles), self.token_rows, self.token_cols)
-        return [
-            ViewLayout(
-                name,
-                np.ascontiguousarray(block),
-                grid_boxes(
-                    self.token_rows,
-                    self.token_cols,
-                    cell_width=(x1 - x0) / self.token_cols,
-                    cell_height=(y1 - y0) / self.token_rows,
-                    offset_x=x0,
-                    offset_y=y0,
-                ),
-            )
-            for name, block, (x0, y0, x1, y1) in zip(names, positions, rectangles, strict=True)
-        ]
+        return rectangle_views(names, positions, rectangles)
