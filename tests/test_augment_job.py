@@ -244,35 +244,50 @@ def test_a_killed_actor_s_shard_is_redone_without_duplicates_or_gaps(
     assert not list((tmp_path / "faulty").glob("*.tmp-*"))
 
 
-def test_a_killed_driver_resumes_without_redoing_finished_shards(model_dir, input_shards, tmp_path):
-    source, _ = input_shards
+DRIVER_KILL_SHARDS = 12
+
+
+@pytest.fixture(scope="module")
+def many_small_shards(tmp_path_factory) -> str:
+    """Twelve shards of good samples, so a driver killed after the first shard leaves work undone
+    however fast the machine is."""
+    root = tmp_path_factory.mktemp("many")
+    for shard in range(DRIVER_KILL_SHARDS):
+        write_shard(root / f"in-{shard:05d}.tar", good_samples(shard, 3))
+    return str(root / f"in-{{00000..{DRIVER_KILL_SHARDS - 1:05d}}}.tar")
+
+
+def test_a_killed_driver_resumes_without_redoing_finished_shards(
+    model_dir, many_small_shards, tmp_path
+):
     output = tmp_path / "out"
     command = [
         sys.executable, "-m", "vea_augment.cli", "augment", "--model", str(model_dir),
-        "--layers", "1,2", "--input", source, "--output", str(output), "--num-actors", "1",
-        "--dtype", "float32", "--device", "cpu", "--max-pixels", str(MAX_PIXELS), "--no-progress",
+        "--layers", "1,2", "--input", many_small_shards, "--output", str(output),
+        "--num-actors", "1", "--dtype", "float32", "--device", "cpu",
+        "--max-pixels", str(MAX_PIXELS), "--no-progress",
     ]  # fmt: skip
     driver = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and not (output / "shard-00000.tar").exists():
         assert driver.poll() is None, "the driver ended before the first shard was done"
-        time.sleep(0.05)
+        time.sleep(0.02)
     os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
     # An orphaned actor may still commit the shard it was on; let it finish or die first.
     time.sleep(3)
     finished = {p.name: p.stat().st_mtime_ns for p in output.glob("shard-*.tar")}
-    assert len(finished) < 3, "the driver must be killed before the job ends"
+    assert 1 <= len(finished) < DRIVER_KILL_SHARDS, "the driver must be killed before the job ends"
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"{len(finished)} already done" in rerun.stdout
     for name, mtime in finished.items():
         assert (output / name).stat().st_mtime_ns == mtime, f"{name} was redone"
     samples = read_output(output)
-    assert set(samples) >= EXPECTED_OK
+    assert sorted(samples) == sorted(
+        f"s{shard}-{i}" for shard in range(DRIVER_KILL_SHARDS) for i in range(3)
+    )
     assert sorted(p.name for p in output.glob("shard-*.tar")) == [
-        "shard-00000.tar",
-        "shard-00001.tar",
-        "shard-00002.tar",
+        f"shard-{shard:05d}.tar" for shard in range(DRIVER_KILL_SHARDS)
     ]
     decode_image(samples["s0-0"]["png"])
