@@ -14,12 +14,13 @@ from typing import Any
 
 from vea_augment.answering.transformers_backend import TransformersBackend
 from vea_augment.attribution import Attributor
-from vea_augment.demo.corpus import Kind, generate_samples
+from vea_augment.demo.corpus import Kind, SyntheticSample, generate_samples
 from vea_augment.demo.train import BUNDLED_MODEL_DIR, HELD_OUT_SEED
 from vea_augment.method.answer_metrics import exact_match
+from vea_augment.method.layer_profile import flat_scores, view_labels
 from vea_augment.models.loading import LoadOptions
 from vea_augment.models.prompting import question_text
-from vea_augment.profiling import ProfileSample, profile_batch, summarize_profile
+from vea_augment.profiling import ProfileSample, score_attribution, summarize_profile
 
 
 def answer_accuracy(backend: TransformersBackend, samples: list, style: str) -> dict[str, float]:
@@ -35,24 +36,47 @@ def answer_accuracy(backend: TransformersBackend, samples: list, style: str) -> 
     return {kind: sum(values) / len(values) for kind, values in scores.items()}
 
 
+def picks_the_asked_object(sample: SyntheticSample, views: Any) -> bool:
+    """Whether the evidence token outscores every token of the other objects in the image.
+
+    AUROC against the background is high for any layer that looks at objects at all; this
+    asks the sharper question of whether the layer looks at the object the question is about
+    (chance: one in the number of objects).
+    """
+    scores = flat_scores(views)
+    evidence = view_labels(views, sample.evidence_boxes)
+    others = [item["box"] for item in sample.objects if item["box"] != sample.evidence_boxes[0]]
+    distractors = view_labels(views, others) & ~evidence
+    return bool(scores[evidence].max() > scores[distractors].max())
+
+
 def evaluate(
     model_dir: Path,
     count: int = 200,
     kinds: tuple[Kind, ...] = ("shapes",),
     batch_size: int = 16,
 ) -> dict[str, Any]:
-    """Held-out exact match (base and VEA prompts) and the profile of every layer."""
+    """Held-out exact match (base and VEA prompts), the profile of every layer, and how often
+    each layer's top object is the asked one."""
     options = LoadOptions(dtype="float32")
     backend = TransformersBackend.load(str(model_dir), options, batch_size=batch_size)
     samples = generate_samples(count, HELD_OUT_SEED, kinds=kinds)
     attributor = Attributor(backend.model, backend.processor, [0], model_id=str(model_dir))
+    layers = list(range(attributor.num_layers))
     profiles = []
+    picks = [0] * len(layers)
     for start in range(0, count, batch_size):
-        batch = [
-            ProfileSample(s.id, s.image, s.question, s.evidence_boxes, s.answers)
-            for s in samples[start : start + batch_size]
-        ]
-        profiles += profile_batch(attributor, batch)
+        batch = samples[start : start + batch_size]
+        results = attributor.attribute_batch(
+            [s.image for s in batch], [s.question for s in batch], layers
+        )
+        for sample, result in zip(batch, results, strict=True):
+            profile_sample = ProfileSample(
+                sample.id, sample.image, sample.question, sample.evidence_boxes, sample.answers
+            )
+            profiles.append(score_attribution(profile_sample, result))
+            for layer in layers:
+                picks[layer] += picks_the_asked_object(sample, result.layer_views[layer])
     profile = summarize_profile(profiles, [], str(model_dir), attributor.num_layers)
     best = [profile.layers[layer].auroc_mean for layer in profile.chosen_layers]
     return {
@@ -65,6 +89,7 @@ def evaluate(
         "chosen_layers_mean_auroc": sum(best) / len(best),
         "auroc_by_layer": [row.auroc_mean for row in profile.layers],
         "ndcg_by_layer": [row.ndcg_mean for row in profile.layers],
+        "picks_the_asked_object_by_layer": [hits / count for hits in picks],
     }
 
 

@@ -1,11 +1,19 @@
 """Train the bundled tiny VLM on the synthetic corpus: ``python -m vea_augment.demo.train``.
 
 A real Qwen2-VL model (``Qwen2VLForConditionalGeneration``) with tiny dimensions, built
-offline (``models/tiny.py``), trained from random weights by next-token cross-entropy on the
-answer tokens only, with both the base QA prompt and the VEA prompt, on freshly generated
-clean samples every step. Seeded and CPU-friendly (a few minutes on 2 cores); it uses a GPU
-when one is there. The result (safetensors + processor files + ``training.json`` with the
-recipe and the held-out metrics) is what ships in ``vea_augment/demo/model``.
+offline (``models/tiny.py``), trained from random weights in two stages on freshly generated
+clean samples every step:
+
+1. the vision tower learns to name the object in every cell (``vision_pretraining.py``;
+   the stand-in for a real VLM's pretrained vision encoder);
+2. with the tower (merger included) frozen, as LLaVA-style training keeps its encoder
+   frozen, the language model learns to answer: next-token cross-entropy on the answer
+   tokens only, with the base QA prompt, the VEA prompt and the bare question.
+
+Nothing supervises attention: where the layers look is whatever answering taught them.
+Seeded and CPU-friendly (about 15 minutes on one core); it uses a GPU when one is there.
+The result (safetensors + processor files + ``training.json`` with the recipe and the
+held-out metrics) is what ships in ``vea_augment/demo/model``.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import argparse
 import json
 import math
 import platform
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +31,7 @@ from typing import Any
 import torch
 
 from vea_augment.demo.corpus import CorpusConfig, SyntheticSample, generate_samples
+from vea_augment.demo.vision_pretraining import VisionPretraining, pretrain_vision
 from vea_augment.models.prompting import question_text, render_chat_prompt
 from vea_augment.models.tiny import build_tiny_checkpoint
 
@@ -35,9 +45,13 @@ class TrainRecipe:
     """Everything that determines the trained weights."""
 
     seed: int = 0
-    steps: int = 3000
+    #: Shapes are told apart about 97 % of the time after 400 steps and 100 % after 1000.
+    vision_steps: int = 1200
+    steps: int = 2500
     batch_size: int = 32
-    learning_rate: float = 2e-3
+    #: Higher rates (2e-3) kept the language model on the "guess a colour that is present"
+    #: plateau; with 7e-4 finding one object among three takes off after about 500 steps.
+    learning_rate: float = 7e-4
     warmup_steps: int = 100
     weight_decay: float = 0.01
     num_layers: int = 4
@@ -55,8 +69,8 @@ class TrainRecipe:
     #: Curriculum: the share of the steps trained with 1 object per image, then with 2;
     #: the rest uses the corpus's 3 (finding one object among several is learned far faster
     #: once reading a lone object's attributes is).
-    one_object_until: float = 0.3
-    two_objects_until: float = 0.5
+    one_object_until: float = 0.1
+    two_objects_until: float = 0.3
     eval_samples: int = 200
 
 
@@ -136,12 +150,19 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
     processor = AutoProcessor.from_pretrained(output)
     model = AutoModelForImageTextToText.from_pretrained(output, dtype=torch.float32).to(device)
     model.train()
+    started = time.perf_counter()
+    vision_accuracy = pretrain_vision(
+        model, processor, VisionPretraining(steps=recipe.vision_steps, seed=recipe.seed)
+    )
+    for parameter in model.model.visual.parameters():
+        parameter.requires_grad_(False)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=recipe.learning_rate,
+        weight_decay=recipe.weight_decay,
     )
     style_rng = torch.Generator().manual_seed(recipe.seed)
     losses: list[float] = []
-    started = time.perf_counter()
     for step in range(recipe.steps):
         samples = generate_samples(
             recipe.batch_size,
@@ -170,8 +191,10 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
     return {
         "recipe": asdict(recipe),
         "device": device,
+        "threads": torch.get_num_threads(),
         "seconds": round(time.perf_counter() - started, 1),
-        "final_loss": sum(losses[-50:]) / min(50, len(losses)),
+        "vision_pretraining_last_batch_accuracy": vision_accuracy,
+        "final_loss": sum(losses[-50:]) / len(losses[-50:]) if losses else None,
         "torch": torch.__version__,
         "machine": platform.platform(),
     }
@@ -188,6 +211,7 @@ def main() -> None:
 
     recipe = TrainRecipe(seed=arguments.seed, steps=arguments.steps)
     log = train(recipe, arguments.output)
+    log["command"] = " ".join(["python -m vea_augment.demo.train", *sys.argv[1:]])
     log["evaluation"] = evaluate(arguments.output, recipe.eval_samples, recipe.kinds)
     (arguments.output / "training.json").write_text(json.dumps(log, indent=2) + "\n")
     print(json.dumps(log, indent=2))
