@@ -4,7 +4,6 @@ answer correctness, and figures a person can read."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 from pathlib import Path
@@ -16,6 +15,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
+from synthetic_images import encoded, noise_image
 
 from vea_augment.answering.methods import METHODS
 from vea_augment.answering.transformers_backend import TransformersBackend
@@ -25,14 +25,6 @@ from vea_augment.models.loading import LoadOptions
 from vea_augment.models.tiny import build_tiny_checkpoint
 
 QUESTION = "What is written in the box?"
-
-
-def noise_png(width: int, height: int, seed: int) -> tuple[Image.Image, bytes]:
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    image = Image.fromarray(pixels)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return image, buffer.getvalue()
 
 
 @given(
@@ -78,7 +70,8 @@ def analysis_input(tmp_path_factory, model_dir) -> str:
     root = tmp_path_factory.mktemp("analyze-input")
     with wds.TarWriter(str(root / "a-00000.tar")) as sink:
         for index in range(5):
-            image, data = noise_png(48 + 8 * index, 56, index)
+            image = noise_image(48 + 8 * index, 56, index)
+            data = encoded(image)
             (outcome,) = backend.answer_decoded([METHODS["base"].text(QUESTION)], [[image]])
             answers = [outcome.answer] if index < 2 else ["certainly not this"]
             record = {"id": f"s{index}", "question": QUESTION, "answers": answers}

@@ -18,6 +18,7 @@ import ray
 import webdataset as wds
 from click.testing import CliRunner
 from PIL import Image
+from synthetic_images import encoded, noise_image
 
 from vea_augment.answering.backend import AnswerRequest, EncodedImage
 from vea_augment.answering.endpoint_backend import EndpointSettings
@@ -45,13 +46,6 @@ GOOD = {
     "garbled": "garbled: what is shown?",
     "slow": "slow: what is shown?",
 }
-
-
-def png(seed: int, width: int, height: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +76,13 @@ def augmented(tmp_path_factory, model_dir, local_ray) -> Path:
                     "dataset": "docs" if shard == 0 else "scenes",
                     "evidence_boxes": [[4, 4, 24, 20]],
                 }
-                sink.write({"__key__": key, "json": record, "png": png(index, 48 + 8 * index, 40)})
+                sink.write(
+                    {
+                        "__key__": key,
+                        "json": record,
+                        "png": encoded(noise_image(48 + 8 * index, 40, index)),
+                    }
+                )
             if shard == 1:
                 broken = {"id": "broken", "question": "What is it?", "answers": ["x"]}
                 sink.write({"__key__": "broken", "json": broken, "png": b"not a png"})

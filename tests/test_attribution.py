@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from synthetic_images import noise_image
 
 from vea_augment.attention import capturing, run_until_captured
 from vea_augment.attribution import Attributor
@@ -38,11 +39,6 @@ MULTI_TILE_FAMILIES = tuple(
 def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("tiny")
     return {family: str(build_tiny_checkpoint(family, root / family)) for family in TINY_FAMILIES}
-
-
-def noise_image(width: int, height: int, seed: int) -> Image.Image:
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return Image.fromarray(pixels)
 
 
 def relative_error(actual: torch.Tensor | np.ndarray, expected: torch.Tensor | np.ndarray) -> float:

@@ -24,6 +24,7 @@ import pytest
 import ray
 import webdataset as wds
 from PIL import Image
+from synthetic_images import encoded, noise_image
 
 from vea_augment.augment import AugmentSettings
 from vea_augment.data.images import decode_image
@@ -32,17 +33,6 @@ from vea_augment.ray_jobs.augment_job import AugmentJob, ModelSpec, run_augment_
 from vea_augment.schemas.sidecar import VEASidecar
 
 MAX_PIXELS = 1_000_000
-
-
-def encoded(image: Image.Image, fmt: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **options)
-    return buffer.getvalue()
-
-
-def noise(width: int, height: int, seed: int) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
 
 
 def record(sample_id: str, **extra) -> bytes:
@@ -54,7 +44,7 @@ def exif_rotated_jpeg() -> bytes:
     """A 60x40 JPEG whose EXIF orientation 6 makes it 40x60 upright."""
     exif = Image.Exif()
     exif[0x0112] = 6
-    return encoded(noise(60, 40, 9), "JPEG", exif=exif.tobytes())
+    return encoded(noise_image(60, 40, 9), "JPEG", exif=exif.tobytes())
 
 
 def sample(key: str, image_ext: str, image: bytes, **record_fields) -> dict:
@@ -62,10 +52,10 @@ def sample(key: str, image_ext: str, image: bytes, **record_fields) -> dict:
 
 
 def bad_and_odd_samples() -> list[dict]:
-    good_jpeg = encoded(noise(64, 48, 1), "JPEG")
-    no_question = sample("noquestion", "png", encoded(noise(32, 32, 2), "PNG"))
+    good_jpeg = encoded(noise_image(64, 48, 1), "JPEG")
+    no_question = sample("noquestion", "png", encoded(noise_image(32, 32, 2), "PNG"))
     no_question["json"] = json.dumps({"id": "noquestion"}).encode()
-    pickled = sample("pickled", "png", encoded(noise(20, 20, 5), "PNG"))
+    pickled = sample("pickled", "png", encoded(noise_image(20, 20, 5), "PNG"))
     pickled["pkl"] = b"\x80\x04."
     return [
         sample("truncated", "jpg", good_jpeg[: len(good_jpeg) // 2]),
@@ -74,12 +64,15 @@ def bad_and_odd_samples() -> list[dict]:
         sample("bomb", "png", encoded(Image.new("RGB", (2000, 1000), (10, 10, 10)), "PNG")),
         no_question,
         sample(
-            "outside", "png", encoded(noise(50, 40, 3), "PNG"), evidence_boxes=[[-40, -40, 500, 20]]
+            "outside",
+            "png",
+            encoded(noise_image(50, 40, 3), "PNG"),
+            evidence_boxes=[[-40, -40, 500, 20]],
         ),
         sample(
             "png16", "png", encoded(Image.fromarray(np.full((30, 40), 40000, np.uint16)), "PNG")
         ),
-        sample("cmyk", "jpg", encoded(noise(44, 36, 4).convert("CMYK"), "JPEG")),
+        sample("cmyk", "jpg", encoded(noise_image(44, 36, 4).convert("CMYK"), "JPEG")),
         sample("exif", "jpg", exif_rotated_jpeg()),
         pickled,
     ]
@@ -90,7 +83,7 @@ def good_samples(shard: int, count: int) -> list[dict]:
         {
             "__key__": f"s{shard}-{i}",
             "json": record(f"s{shard}-{i}", evidence_boxes=[[5, 5, 20, 20]]),
-            "png": encoded(noise(48 + 8 * i, 40 + 4 * shard, 100 * shard + i), "PNG"),
+            "png": encoded(noise_image(48 + 8 * i, 40 + 4 * shard, 100 * shard + i), "PNG"),
         }
         for i in range(count)
     ]

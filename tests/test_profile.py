@@ -19,6 +19,7 @@ import ray
 import webdataset as wds
 from click.testing import CliRunner
 from PIL import Image
+from synthetic_images import encoded, noise_image
 
 from vea_augment.attribution import Attributor
 from vea_augment.augment import AugmentSettings
@@ -42,17 +43,6 @@ from vea_augment.schemas.profile import LayerProfile
 
 PLANTED_LAYER = 2
 QUESTION = "What is written in the box?"
-
-
-def noise(width: int, height: int, seed: int) -> Image.Image:
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return Image.fromarray(pixels)
-
-
-def png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -86,19 +76,19 @@ def profiling_input(tmp_path_factory, attributor) -> str:
     root = tmp_path_factory.mktemp("profile-input")
     samples = []
     for index in range(5):
-        image = noise(56 + 8 * index, 48, index)
+        image = noise_image(56 + 8 * index, 48, index)
         record = {
             "id": f"good{index}",
             "question": QUESTION,
             "answers": ["open"],
             "evidence_boxes": planted_boxes(attributor, image),
         }
-        samples.append({"__key__": f"good{index}", "json": record, "png": png(image)})
+        samples.append({"__key__": f"good{index}", "json": record, "png": encoded(image)})
     bad = {
-        "noboxes": ({"evidence_boxes": []}, png(noise(40, 40, 9))),
+        "noboxes": ({"evidence_boxes": []}, encoded(noise_image(40, 40, 9))),
         "corrupt": ({"evidence_boxes": [[0, 0, 5, 5]]}, b"not an image"),
-        "outside": ({"evidence_boxes": [[500, 500, 600, 600]]}, png(noise(40, 40, 8))),
-        "everything": ({"evidence_boxes": [[0, 0, 40, 40]]}, png(noise(40, 40, 7))),
+        "outside": ({"evidence_boxes": [[500, 500, 600, 600]]}, encoded(noise_image(40, 40, 8))),
+        "everything": ({"evidence_boxes": [[0, 0, 40, 40]]}, encoded(noise_image(40, 40, 7))),
     }
     for key, (extra, image_bytes) in bad.items():
         record = {"id": key, "question": QUESTION, "answers": ["x"], **extra}
@@ -190,7 +180,7 @@ def test_a_profiling_set_without_usable_samples_is_an_error_that_says_so(
 ):
     with wds.TarWriter(str(tmp_path / "none.tar")) as sink:
         record = {"id": "a", "question": QUESTION, "answers": ["x"]}
-        sink.write({"__key__": "a", "json": record, "png": png(noise(30, 30, 1))})
+        sink.write({"__key__": "a", "json": record, "png": encoded(noise_image(30, 30, 1))})
     job = ProfileJob(
         model=ModelSpec(str(model_dir), (0,), dtype="float32", device="cpu"),
         input=str(tmp_path / "none.tar"),

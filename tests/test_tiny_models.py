@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from safetensors.torch import load_file
+from synthetic_images import noise_image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from vea_augment.models.tiny import TINY_FAMILIES, build_tiny_checkpoint
@@ -42,11 +41,6 @@ def loaded(checkpoints: dict[str, Path]) -> dict[str, tuple]:
         )
         for family, directory in checkpoints.items()
     }
-
-
-def noise_image(width: int, height: int, seed: int = 0) -> Image.Image:
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return Image.fromarray(pixels, "RGB")
 
 
 def prompt(processor, question: str = QUESTION) -> str:
