@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 from PIL import Image
 
 from vea_augment.demo.corpus import COLOURS, SHAPES, CorpusConfig, SyntheticSample, generate_samples
+from vea_augment.demo.grounding import grounding_loss
 from vea_augment.demo.train import TrainRecipe, make_batch, train
 from vea_augment.demo.vision_pretraining import VisionPretraining, cell_labels, pretrain_vision
 from vea_augment.models.tiny import build_tiny_checkpoint
@@ -108,3 +110,27 @@ def test_a_short_training_run_freezes_the_vision_tower_after_its_stage(tmp_path)
     ):
         same = torch.equal(weight, reference)
         assert same == name.startswith("model.visual."), name
+
+
+def test_the_grounding_loss_is_minus_log_the_evidence_share_of_the_head_mean_image_attention():
+    image_id = 9
+    input_ids = torch.tensor([[1, 9, 9, 9, 9, 2]])
+    last_rows = torch.tensor(
+        [[0.1, 0.2, 0.3, 0.1, 0.2, 0.1], [0.3, 0.0, 0.5, 0.1, 0.0, 0.1]]
+    )  # two heads; their mean over the image tokens is 0.1, 0.4, 0.1, 0.1
+    attention = torch.zeros(1, 2, 6, 6)
+    attention[0, :, -1, :] = last_rows
+    loss = grounding_loss([attention], input_ids, image_id, torch.tensor([1]), [0])
+    assert loss.item() == pytest.approx(-math.log(0.4 / 0.7 + 1e-6), rel=1e-6)
+
+
+def test_the_grounding_loss_averages_layers_and_vanishes_when_image_attention_is_all_on_evidence():
+    input_ids = torch.tensor([[9, 9, 1], [9, 9, 1]])
+    focused = torch.zeros(2, 1, 3, 3)
+    focused[:, 0, -1] = torch.tensor([[0.0, 0.6, 0.4], [0.5, 0.0, 0.5]])
+    spread = torch.zeros(2, 1, 3, 3)
+    spread[:, 0, -1] = torch.tensor([[0.25, 0.25, 0.5], [0.25, 0.25, 0.5]])
+    evidence = torch.tensor([1, 0])
+    assert grounding_loss([focused], input_ids, 9, evidence, [0]).item() < 1e-5
+    both = grounding_loss([focused, spread], input_ids, 9, evidence, [0, 1]).item()
+    assert both == pytest.approx(-math.log(0.5 + 1e-6) / 2, rel=1e-5)

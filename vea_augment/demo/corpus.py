@@ -55,6 +55,12 @@ class CorpusConfig:
     def size(self) -> int:
         return self.cell * self.grid
 
+    def cell_of(self, box: Sequence[float]) -> int:
+        """Row-major index of the cell holding ``box`` (an object never crosses cells)."""
+        x0, y0, x1, y1 = box
+        row, column = int((y0 + y1) / 2 // self.cell), int((x0 + x1) / 2 // self.cell)
+        return row * self.grid + column
+
 
 @dataclass
 class SyntheticSample:

@@ -10,7 +10,11 @@ clean samples every step:
    frozen, the language model learns to answer: next-token cross-entropy on the answer
    tokens only, with the base QA prompt, the VEA prompt and the bare question.
 
-Nothing supervises attention: where the layers look is whatever answering taught them.
+The second stage also supervises where one layer looks (``grounding.py``): its answer
+position's image attention should land on the evidence cell. Without it, runs of this
+budget answered 0.78-0.89 of held-out questions and their last-position attention picked the
+asked object poorly; the shipped model therefore grounds partly by construction, and
+``training.json`` says so.
 Seeded and CPU-friendly (about 15 minutes on one core); it uses a GPU when one is there.
 The result (safetensors + processor files + ``training.json`` with the recipe and the
 held-out metrics) is what ships in ``vea_augment/demo/model``.
@@ -31,6 +35,7 @@ from typing import Any
 import torch
 
 from vea_augment.demo.corpus import CorpusConfig, SyntheticSample, generate_samples
+from vea_augment.demo.grounding import grounding_loss
 from vea_augment.demo.vision_pretraining import VisionPretraining, pretrain_vision
 from vea_augment.models.prompting import question_text, render_chat_prompt
 from vea_augment.models.tiny import build_tiny_checkpoint
@@ -69,8 +74,11 @@ class TrainRecipe:
     #: Curriculum: the share of the steps trained with 1 object per image, then with 2;
     #: the rest uses the corpus's 3 (finding one object among several is learned far faster
     #: once reading a lone object's attributes is).
-    one_object_until: float = 0.1
-    two_objects_until: float = 0.3
+    one_object_until: float = 0.06
+    two_objects_until: float = 0.18
+    #: Weight of the grounding loss and the layers it supervises (0 switches it off).
+    grounding_weight: float = 0.5
+    grounding_layers: tuple[int, ...] = (2,)
     eval_samples: int = 200
 
 
@@ -148,7 +156,10 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
         },
     )
     processor = AutoProcessor.from_pretrained(output)
-    model = AutoModelForImageTextToText.from_pretrained(output, dtype=torch.float32).to(device)
+    # Grounding supervision reads attention probabilities, which only eager attention returns.
+    model = AutoModelForImageTextToText.from_pretrained(
+        output, dtype=torch.float32, attn_implementation="eager"
+    ).to(device)
     model.train()
     started = time.perf_counter()
     vision_accuracy = pretrain_vision(
@@ -164,18 +175,27 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
     style_rng = torch.Generator().manual_seed(recipe.seed)
     losses: list[float] = []
     for step in range(recipe.steps):
+        config = CorpusConfig(objects=_objects_at(recipe, step))
         samples = generate_samples(
-            recipe.batch_size,
-            seed=recipe.seed * 100_003 + step,
-            config=CorpusConfig(objects=_objects_at(recipe, step)),
-            kinds=recipe.kinds,
+            recipe.batch_size, seed=recipe.seed * 100_003 + step, config=config, kinds=recipe.kinds
         )
         draws = torch.rand(recipe.batch_size, generator=style_rng).tolist()
         styles = [_style(recipe, draw) for draw in draws]
         batch = {k: v.to(device) for k, v in make_batch(processor, samples, styles).items()}
         for group in optimizer.param_groups:
             group["lr"] = _learning_rate(recipe, step)
-        loss = model(**batch).loss
+        supervise = recipe.grounding_weight > 0
+        outputs = model(**batch, output_attentions=supervise)
+        loss = outputs.loss
+        if supervise:
+            evidence = torch.tensor([config.cell_of(s.evidence_boxes[0]) for s in samples])
+            loss = loss + recipe.grounding_weight * grounding_loss(
+                outputs.attentions,
+                batch["input_ids"],
+                model.config.image_token_id,
+                evidence.to(device),
+                recipe.grounding_layers,
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -186,6 +206,7 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
             print(f"step {step + 1}/{recipe.steps}  loss {recent:.4f}  "
                   f"{time.perf_counter() - started:.0f}s", flush=True)  # fmt: skip
     model.eval()
+    model.set_attn_implementation("sdpa")
     model.save_pretrained(output)
     processor.save_pretrained(output)
     return {

@@ -48,9 +48,7 @@ def cell_labels(
         shape_row = torch.full((config.grid * config.grid,), len(SHAPES))
         colour_row = torch.full((config.grid * config.grid,), len(COLOURS))
         for item in sample.objects:
-            x0, y0, x1, y1 = item["box"]  # type: ignore[misc]
-            row, column = int((y0 + y1) / 2 // config.cell), int((x0 + x1) / 2 // config.cell)
-            cell = row * config.grid + column
+            cell = config.cell_of(item["box"])  # type: ignore[arg-type]
             shape_row[cell] = SHAPES.index(str(item["shape"]))
             colour_row[cell] = colour_names.index(str(item["colour"]))
         shapes.append(shape_row)

@@ -1,0 +1,44 @@
+"""Optional grounding supervision for the demo model: teach chosen layers where to look.
+
+A model this small, trained on a CPU budget, can learn to answer through circuits whose
+last-position attention says little about where the answer came from; then the demo's
+profile would have nothing to find. This loss adds, for the chosen layers, the negative log
+of the share of the answer position's image attention (mean over heads) that lands on the
+evidence cell. It only asks *where among the image tokens* the layer looks, not how much it
+looks at the image, so the text-vs-image split of attention by depth stays unsupervised.
+
+A model trained with it grounds by construction in those layers: it illustrates VEA's
+mechanism but is no evidence for the paper's finding that grounding emerges on its own.
+``training.json`` records whether it was used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def grounding_loss(
+    attentions: Sequence[torch.Tensor],
+    input_ids: torch.Tensor,
+    image_token_id: int,
+    evidence_tokens: torch.Tensor,
+    layers: Sequence[int],
+) -> torch.Tensor:
+    """Mean over ``layers`` and rows of -log(evidence share of the last position's image
+    attention).
+
+    ``attentions[layer]`` is ``(batch, heads, query, key)`` from a left-padded batch (the last
+    query is every row's answer position); every row holds the same number of image tokens;
+    ``evidence_tokens[row]`` indexes the evidence among that row's image tokens.
+    """
+    image = input_ids == image_token_id
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)
+    losses = []
+    for layer in layers:
+        last_row = attentions[layer][:, :, -1, :].mean(dim=1)
+        on_image = last_row[image].view(input_ids.shape[0], -1)
+        share = on_image[rows, evidence_tokens] / on_image.sum(dim=-1)
+        losses.append(-torch.log(share + 1e-6).mean())
+    return torch.stack(losses).mean()
