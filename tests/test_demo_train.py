@@ -12,7 +12,7 @@ from PIL import Image
 
 from vea_augment.demo.corpus import COLOURS, SHAPES, CorpusConfig, SyntheticSample, generate_samples
 from vea_augment.demo.grounding import grounding_loss
-from vea_augment.demo.train import TrainRecipe, make_batch, train
+from vea_augment.demo.train import TrainRecipe, _override, make_batch, train
 from vea_augment.demo.vision_pretraining import VisionPretraining, cell_labels, pretrain_vision
 from vea_augment.models.tiny import build_tiny_checkpoint
 
@@ -91,7 +91,9 @@ def test_training_labels_cover_the_answer_and_the_closing_token_only(demo_sized_
         assert tokens == [sample.answers[0], "<|im_end|>"]
 
 
-def test_a_short_training_run_freezes_the_vision_tower_after_its_stage(tmp_path):
+def test_a_short_training_run_freezes_the_vision_blocks_but_trains_the_merger_after_stage_one(
+    tmp_path,
+):
     from transformers import AutoModelForImageTextToText
 
     recipe = replace(
@@ -108,8 +110,8 @@ def test_a_short_training_run_freezes_the_vision_tower_after_its_stage(tmp_path)
     for (name, weight), (_, reference) in zip(
         trained.named_parameters(), after_vision_stage.named_parameters(), strict=True
     ):
-        same = torch.equal(weight, reference)
-        assert same == name.startswith("model.visual."), name
+        frozen = name.startswith("model.visual.") and not name.startswith("model.visual.merger.")
+        assert torch.equal(weight, reference) == frozen, name
 
 
 def test_the_grounding_loss_is_minus_log_the_evidence_share_of_the_head_mean_image_attention():
@@ -134,3 +136,13 @@ def test_the_grounding_loss_averages_layers_and_vanishes_when_image_attention_is
     assert grounding_loss([focused], input_ids, 9, evidence, [0]).item() < 1e-5
     both = grounding_loss([focused, spread], input_ids, 9, evidence, [0, 1]).item()
     assert both == pytest.approx(-math.log(0.5 + 1e-6) / 2, rel=1e-5)
+
+
+def test_recipe_fields_are_overridden_from_the_command_line_with_their_own_types():
+    recipe = _override(TrainRecipe(), "grounding_layers=1,3")
+    recipe = _override(recipe, "train_merger=false")
+    recipe = _override(recipe, "learning_rate=0.001")
+    assert recipe.grounding_layers == (1, 3) and recipe.train_merger is False
+    assert recipe.learning_rate == 0.001 and recipe.steps == TrainRecipe().steps
+    with pytest.raises(SystemExit, match="no_such_field"):
+        _override(recipe, "no_such_field=1")
