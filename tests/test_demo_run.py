@@ -21,28 +21,59 @@ def test_the_bundled_model_ships_inside_the_package_within_20_mb():
 
 
 def test_the_training_record_holds_the_recipe_and_the_held_out_metrics():
+    """The issue asks for EM >= 0.90; the shipped model reaches 0.79 (training.json), so this
+    pins what it does reach: far above guessing (about 0.2-0.33), and AUROC >= 0.85."""
     record = json.loads((BUNDLED_MODEL_DIR / "training.json").read_text())
     assert record["recipe"]["steps"] > 0 and "seed" in record["recipe"]
     held_out = record["evaluation"]
-    assert 0.0 <= held_out["exact_match_base_prompt"]["all"] <= 1.0
+    assert held_out["held_out_samples"] >= 200
+    assert held_out["exact_match_base_prompt"]["all"] >= 0.75
     assert len(held_out["auroc_by_layer"]) == record["recipe"]["num_layers"]
     assert held_out["chosen_layers_mean_auroc"] == max(
         value for value in held_out["auroc_by_layer"] if value is not None
     )
+    assert held_out["chosen_layers_mean_auroc"] >= 0.85
 
 
-def test_the_bundled_model_answers_held_out_questions_above_chance():
-    """Guessing among the objects' colours or shapes scores about 0.2; random weights score
-    0. (The issue's 90 % target is not reached yet: see training.json.)"""
+@pytest.fixture(scope="module")
+def bundled_backend():
     from vea_augment.answering.transformers_backend import TransformersBackend
-    from vea_augment.demo.corpus import generate_samples
-    from vea_augment.demo.evaluate import answer_accuracy
-    from vea_augment.demo.train import HELD_OUT_SEED
     from vea_augment.models.loading import LoadOptions
 
-    backend = TransformersBackend.load(str(BUNDLED_MODEL_DIR), LoadOptions(dtype="float32"))
-    samples = generate_samples(32, HELD_OUT_SEED, kinds=("shapes",))
-    assert answer_accuracy(backend, samples, "base")["all"] >= 0.25
+    return TransformersBackend.load(str(BUNDLED_MODEL_DIR), LoadOptions(dtype="float32"))
+
+
+@pytest.fixture(scope="module")
+def held_out_samples():
+    from vea_augment.demo.corpus import generate_samples
+    from vea_augment.demo.train import HELD_OUT_SEED
+
+    return generate_samples(64, HELD_OUT_SEED, kinds=("shapes",))
+
+
+def test_the_bundled_model_answers_most_held_out_questions(bundled_backend, held_out_samples):
+    """Recomputed from the installed package, not read from training.json (0.81 on these 64;
+    the issue's 0.90 is not reached yet)."""
+    from vea_augment.demo.evaluate import answer_accuracy
+
+    assert answer_accuracy(bundled_backend, held_out_samples, "base")["all"] >= 0.75
+
+
+def test_the_bundled_model_s_best_layer_ranks_the_evidence_with_auroc_at_least_0_85(
+    bundled_backend, held_out_samples
+):
+    from vea_augment.attribution import Attributor
+    from vea_augment.profiling import ProfileSample, profile_batch, summarize_profile
+
+    model, processor = bundled_backend.model, bundled_backend.processor
+    attributor = Attributor(model, processor, [0], model_id="bundled")
+    batch = [
+        ProfileSample(s.id, s.image, s.question, s.evidence_boxes, s.answers)
+        for s in held_out_samples[:32]
+    ]
+    profile = summarize_profile(profile_batch(attributor, batch), [], "bundled", 4)
+    assert profile.sample_count == 32
+    assert max(row.auroc_mean or 0.0 for row in profile.layers) >= 0.85
 
 
 @pytest.mark.slow

@@ -91,26 +91,32 @@ def test_training_labels_cover_the_answer_and_the_closing_token_only(demo_sized_
         assert tokens == [sample.answers[0], "<|im_end|>"]
 
 
-def test_a_short_training_run_freezes_the_vision_blocks_but_trains_the_merger_after_stage_one(
-    tmp_path,
+@pytest.mark.parametrize("train_merger", [False, True])
+def test_after_stage_one_the_vision_blocks_stay_frozen_and_the_merger_trains_only_if_asked(
+    tmp_path, train_merger
 ):
     from transformers import AutoModelForImageTextToText
 
     recipe = replace(
-        TrainRecipe(), vision_steps=2, steps=3, batch_size=2, warmup_steps=1, hidden_size=64
+        TrainRecipe(),
+        vision_steps=2,
+        steps=3,
+        batch_size=2,
+        warmup_steps=1,
+        hidden_size=64,
+        train_merger=train_merger,
     )
     log = train(recipe, tmp_path / "model", log_every=0)
     assert log["recipe"]["steps"] == 3 and set(log["vision_pretraining_last_batch_accuracy"])
     json.dumps(log)
     trained = AutoModelForImageTextToText.from_pretrained(tmp_path / "model")
-    fresh_dir = tmp_path / "fresh"
-    stage_one = replace(recipe, steps=0)
-    train(stage_one, fresh_dir, log_every=0)
-    after_vision_stage = AutoModelForImageTextToText.from_pretrained(fresh_dir)
+    train(replace(recipe, steps=0), tmp_path / "stage-one", log_every=0)
+    after_vision_stage = AutoModelForImageTextToText.from_pretrained(tmp_path / "stage-one")
     for (name, weight), (_, reference) in zip(
         trained.named_parameters(), after_vision_stage.named_parameters(), strict=True
     ):
-        frozen = name.startswith("model.visual.") and not name.startswith("model.visual.merger.")
+        merger = name.startswith("model.visual.merger.")
+        frozen = name.startswith("model.visual.") and not (merger and train_merger)
         assert torch.equal(weight, reference) == frozen, name
 
 

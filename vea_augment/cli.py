@@ -678,7 +678,8 @@ def demo_command(output: Path, samples: int, degradation: str, no_progress: bool
     click.echo(result.report_text)
     click.echo("Where everything is:")
     click.echo(f"  corpus (input shards)     {result.corpus}")
-    click.echo(f"  profile (layers {','.join(map(str, result.chosen_layers))})  {result.profile}")
+    profile_label = f"profile (layers {','.join(map(str, result.chosen_layers))})"
+    click.echo(f"  {profile_label:<25} {result.profile}")
     click.echo(f"  highlighted shards, masks {result.shards}")
     click.echo(f"  predictions               {result.predictions}")
     for path in result.report:

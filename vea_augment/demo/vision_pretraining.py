@@ -25,14 +25,15 @@ VISION_SEED_OFFSET = 500_000_000
 
 @dataclass(frozen=True)
 class VisionPretraining:
-    """The stage's schedule: ``steps`` batches of scenes with 1..``max_objects`` objects, the
-    learning rate falling linearly to zero."""
+    """The stage's schedule: ``steps`` batches of scenes with 1..``max_objects`` objects."""
 
     steps: int = 1200
     batch_size: int = 32
     learning_rate: float = 1e-3
     max_objects: int = 4
     seed: int = 0
+    #: Let the learning rate fall linearly to zero (else it stays constant).
+    decay: bool = True
 
 
 def cell_labels(
@@ -91,7 +92,9 @@ def pretrain_vision(
             shape_logits, shapes
         ) + torch.nn.functional.cross_entropy(colour_logits, colours)
         for group in optimizer.param_groups:
-            group["lr"] = schedule.learning_rate * (1.0 - step / schedule.steps)
+            group["lr"] = schedule.learning_rate * (
+                1.0 - step / schedule.steps if schedule.decay else 1.0
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
