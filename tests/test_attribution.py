@@ -61,6 +61,34 @@ def captured_rows(attributor: Attributor, inputs, layers: list[int]) -> dict[int
         return run_until_captured(lambda: attributor.model(**inputs, use_cache=False), session)
 
 
+def assert_batch_equals_eager_and_single_samples(
+    attributor: Attributor, batch, images: list, questions: list[str], layers: list[int]
+) -> None:
+    """A padded ``batch`` of ``images``: every layer's captured rows equal the eager route's,
+    and the views attributed at ``layers`` equal those of each sample attributed alone."""
+    expected = eager_last_rows(attributor.model_id, batch)
+    captured = captured_rows(attributor, batch, list(range(attributor.num_layers)))
+    for layer, rows in captured.items():
+        assert relative_error(rows, expected[layer]) < RELATIVE_TOLERANCE
+    batched = attributor.attribute_batch(images, questions, layers=layers)
+    for image, question, from_batch in zip(images, questions, batched, strict=True):
+        alone = attributor.attribute(image, question, layers=layers)
+        for view_alone, view_batched in zip(alone.token_views, from_batch.token_views, strict=True):
+            assert view_alone.name == view_batched.name
+            assert relative_error(view_batched.scores, view_alone.scores) < RELATIVE_TOLERANCE
+
+
+def assert_a_missing_image_token_is_a_geometry_error(attributor: Attributor) -> None:
+    """Replacing the first image token of a prompt by padding makes the layout a GeometryError."""
+    image = noise_image(150, 100, 0)
+    inputs = attributor.encode([image], attributor.prompts(["q"]))
+    ids = inputs["input_ids"].clone()
+    first = int(np.flatnonzero(ids[0].numpy() == attributor.adapter.image_token_id)[0])
+    ids[0, first] = attributor.processor.tokenizer.pad_token_id
+    with pytest.raises(GeometryError, match="image tokens"):
+        attributor.adapter.layouts({"input_ids": ids}, 0, image.size)
+
+
 IMAGES = [(96, 72), (60, 110)]
 QUESTIONS = ["What is written on the sign?", "Which colour?"]
 

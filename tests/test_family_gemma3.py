@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from test_attribution import (
     RELATIVE_TOLERANCE,
+    assert_batch_equals_eager_and_single_samples,
     captured_rows,
     eager_last_rows,
     image_token_embeddings,
@@ -150,17 +151,8 @@ def test_a_batch_with_and_without_crops_equals_eager_and_single_samples(checkpoi
     batch = attributor.encode(images, attributor.prompts(QUESTIONS))
     views = [attributor.adapter.layouts(batch, row, image.size) for row, image in enumerate(images)]
     assert [len(row) for row in views] == [4, 1]
-    expected = eager_last_rows(checkpoint, batch)
-    captured = captured_rows(attributor, batch, list(range(attributor.num_layers)))
-    for layer, rows in captured.items():
-        assert relative_error(rows, expected[layer]) < RELATIVE_TOLERANCE
     # Layer 1 is global: a sliding layer's window ends before the whole-image view here.
-    batched = attributor.attribute_batch(images, QUESTIONS, layers=[1])
-    for image, question, from_batch in zip(images, QUESTIONS, batched, strict=True):
-        alone = attributor.attribute(image, question, layers=[1])
-        for view_alone, view_batched in zip(alone.token_views, from_batch.token_views, strict=True):
-            assert view_alone.name == view_batched.name
-            assert relative_error(view_batched.scores, view_alone.scores) < RELATIVE_TOLERANCE
+    assert_batch_equals_eager_and_single_samples(attributor, batch, images, QUESTIONS, [1])
 
 
 def test_crops_the_adapter_does_not_expect_are_a_geometry_error(checkpoint):

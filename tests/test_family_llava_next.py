@@ -13,13 +13,11 @@ import pytest
 import torch
 from PIL import Image
 from test_attribution import (
-    RELATIVE_TOLERANCE,
-    captured_rows,
+    assert_a_missing_image_token_is_a_geometry_error,
+    assert_batch_equals_eager_and_single_samples,
     covered_share,
-    eager_last_rows,
     image_token_embeddings,
     noise_image,
-    relative_error,
 )
 from transformers.image_processing_utils import select_best_resolution as hf_best_resolution
 
@@ -127,26 +125,11 @@ def test_a_batch_of_different_tile_grids_equals_eager_and_single_samples(attribu
     questions = ["What is written on the sign?", "Which colour?"]
     batch = attributor.encode(images, attributor.prompts(questions))
     assert attributor.adapter.tile_grid(300, 100) != attributor.adapter.tile_grid(150, 100)
-    expected = eager_last_rows(attributor.model_id, batch)
-    captured = captured_rows(attributor, batch, list(range(attributor.num_layers)))
-    for layer, rows in captured.items():
-        assert relative_error(rows, expected[layer]) < RELATIVE_TOLERANCE
-    batched = attributor.attribute_batch(images, questions, layers=[1, 3])
-    for image, question, from_batch in zip(images, questions, batched, strict=True):
-        alone = attributor.attribute(image, question, layers=[1, 3])
-        for view_alone, view_batched in zip(alone.token_views, from_batch.token_views, strict=True):
-            assert view_alone.name == view_batched.name
-            assert relative_error(view_batched.scores, view_alone.scores) < RELATIVE_TOLERANCE
+    assert_batch_equals_eager_and_single_samples(attributor, batch, images, questions, [1, 3])
 
 
 def test_a_missing_image_token_is_a_geometry_error(attributor):
-    image = noise_image(150, 100, 0)
-    inputs = attributor.encode([image], attributor.prompts(["q"]))
-    ids = inputs["input_ids"].clone()
-    first = int(np.flatnonzero(ids[0].numpy() == attributor.adapter.image_token_id)[0])
-    ids[0, first] = attributor.processor.tokenizer.pad_token_id
-    with pytest.raises(GeometryError, match="image tokens"):
-        attributor.adapter.layouts({"input_ids": ids}, 0, image.size)
+    assert_a_missing_image_token_is_a_geometry_error(attributor)
 
 
 def test_pinpoints_that_differ_from_the_model_are_refused(attributor):
