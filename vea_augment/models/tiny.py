@@ -287,19 +287,12 @@ def _qwen(family: str, dims: dict, max_pixels: int | None) -> tuple[Any, Any]:
     return config, processor
 
 
-def _llava(pad_to_square: bool, dims: dict, image_size: int) -> tuple[Any, Any]:
-    """Config and processor of LLaVA-1.5 (centre crop, or pad to square) at ``image_size``."""
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaImageProcessor,
-        LlavaProcessor,
-    )
+def _clip_and_llama(
+    dims: dict[str, Any], tokenizer: Any, image_size: int, patch: int
+) -> tuple[Any, Any]:
+    """The tiny CLIP vision tower and Llama text model the LLaVA families share."""
+    from transformers import CLIPVisionConfig, LlamaConfig
 
-    tokenizer = _word_tokenizer(_LLAVA_SPECIAL, _LLAVA_TEMPLATE, pad="<pad>", eos="</s>", bos="<s>")
-    patch = 14
     vision = CLIPVisionConfig(
         hidden_size=32,
         intermediate_size=64,
@@ -316,6 +309,21 @@ def _llava(pad_to_square: bool, dims: dict, image_size: int) -> tuple[Any, Any]:
         bos_token_id=tokenizer.convert_tokens_to_ids("<s>"),
         eos_token_id=tokenizer.convert_tokens_to_ids("</s>"),
     )
+    return vision, text
+
+
+def _llava(pad_to_square: bool, dims: dict, image_size: int) -> tuple[Any, Any]:
+    """Config and processor of LLaVA-1.5 (centre crop, or pad to square) at ``image_size``."""
+    from transformers import (
+        CLIPImageProcessor,
+        LlavaConfig,
+        LlavaImageProcessor,
+        LlavaProcessor,
+    )
+
+    tokenizer = _word_tokenizer(_LLAVA_SPECIAL, _LLAVA_TEMPLATE, pad="<pad>", eos="</s>", bos="<s>")
+    patch = 14
+    vision, text = _clip_and_llama(dims, tokenizer, image_size, patch)
     config = LlavaConfig(
         vision_config=vision,
         text_config=text,
@@ -353,8 +361,6 @@ def _llava_next(dims: dict) -> tuple[Any, Any]:
     the tiny tile side.
     """
     from transformers import (
-        CLIPVisionConfig,
-        LlamaConfig,
         LlavaNextConfig,
         LlavaNextImageProcessor,
         LlavaNextProcessor,
@@ -363,22 +369,7 @@ def _llava_next(dims: dict) -> tuple[Any, Any]:
     tokenizer = _word_tokenizer(_LLAVA_SPECIAL, _LLAVA_TEMPLATE, pad="<pad>", eos="</s>", bos="<s>")
     tile, patch = 42, 7
     pinpoints = [[tile * h, tile * w] for h, w in ((1, 2), (2, 1), (2, 2), (3, 1), (1, 3))]
-    vision = CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=tile,
-        patch_size=patch,
-        projection_dim=32,
-    )
-    text = LlamaConfig(
-        **dims,
-        vocab_size=len(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.convert_tokens_to_ids("<s>"),
-        eos_token_id=tokenizer.convert_tokens_to_ids("</s>"),
-    )
+    vision, text = _clip_and_llama(dims, tokenizer, tile, patch)
     config = LlavaNextConfig(
         vision_config=vision,
         text_config=text,
