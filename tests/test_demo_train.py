@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from vea_augment.demo.corpus import COLOURS, SHAPES, CorpusConfig, SyntheticSample, generate_samples
-from vea_augment.demo.grounding import grounding_loss
+from vea_augment.demo.grounding import answering_positions, grounding_loss
 from vea_augment.demo.train import TrainRecipe, _override, make_batch, train
 from vea_augment.demo.vision_pretraining import VisionPretraining, cell_labels, pretrain_vision
 from vea_augment.models.tiny import build_tiny_checkpoint
@@ -127,8 +127,11 @@ def test_the_grounding_loss_is_minus_log_the_evidence_share_of_the_head_mean_ima
         [[0.1, 0.2, 0.3, 0.1, 0.2, 0.1], [0.3, 0.0, 0.5, 0.1, 0.0, 0.1]]
     )  # two heads; their mean over the image tokens is 0.1, 0.4, 0.1, 0.1
     attention = torch.zeros(1, 2, 6, 6)
-    attention[0, :, -1, :] = last_rows
-    loss = grounding_loss([attention], input_ids, image_id, torch.tensor([1]), [0])
+    attention[0, :, 5, :] = last_rows
+    attention[0, :, 4, 2] = 1.0  # another query position looks elsewhere: it must not count
+    loss = grounding_loss(
+        [attention], input_ids, image_id, torch.tensor([1]), [0], torch.tensor([5])
+    )
     assert loss.item() == pytest.approx(-math.log(0.4 / 0.7 + 1e-6), rel=1e-6)
 
 
@@ -138,10 +141,22 @@ def test_the_grounding_loss_averages_layers_and_vanishes_when_image_attention_is
     focused[:, 0, -1] = torch.tensor([[0.0, 0.6, 0.4], [0.5, 0.0, 0.5]])
     spread = torch.zeros(2, 1, 3, 3)
     spread[:, 0, -1] = torch.tensor([[0.25, 0.25, 0.5], [0.25, 0.25, 0.5]])
-    evidence = torch.tensor([1, 0])
-    assert grounding_loss([focused], input_ids, 9, evidence, [0]).item() < 1e-5
-    both = grounding_loss([focused, spread], input_ids, 9, evidence, [0, 1]).item()
+    evidence, last = torch.tensor([1, 0]), torch.tensor([2, 2])
+    assert grounding_loss([focused], input_ids, 9, evidence, [0], last).item() < 1e-5
+    both = grounding_loss([focused, spread], input_ids, 9, evidence, [0, 1], last).item()
     assert both == pytest.approx(-math.log(0.5 + 1e-6) / 2, rel=1e-5)
+
+
+def test_the_answering_position_is_the_one_that_predicts_the_first_answer_token(demo_sized_model):
+    _, processor = demo_sized_model
+    samples = generate_samples(2, seed=3)
+    batch = make_batch(processor, samples, ["base", "short"])
+    positions = answering_positions(batch["labels"])
+    for row, sample in enumerate(samples):
+        position = int(positions[row])
+        assert batch["labels"][row, position] == -100
+        answer_id = int(batch["labels"][row, position + 1])
+        assert processor.tokenizer.convert_ids_to_tokens([answer_id]) == [sample.answers[0]]
 
 
 def test_recipe_fields_are_overridden_from_the_command_line_with_their_own_types():

@@ -3,9 +3,11 @@
 A model this small, trained on a CPU budget, can learn to answer through circuits whose
 last-position attention says little about where the answer came from; then the demo's
 profile would have nothing to find. This loss adds, for the chosen layers, the negative log
-of the share of the answer position's image attention (mean over heads) that lands on the
-evidence cell. It only asks *where among the image tokens* the layer looks, not how much it
-looks at the image, so the text-vs-image split of attention by depth stays unsupervised.
+of the share of the answering position's image attention (mean over heads) that lands on the
+evidence cell. The answering position is the one whose logits predict the first answer token:
+the position attribution reads at inference, not the last token of a training sequence.
+It only asks *where among the image tokens* the layer looks, not how much it looks at the
+image, so the text-vs-image split of attention by depth stays unsupervised.
 
 A model trained with it grounds by construction in those layers: it illustrates VEA's
 mechanism but is no evidence for the paper's finding that grounding emerges on its own.
@@ -25,20 +27,27 @@ def grounding_loss(
     image_token_id: int,
     evidence_tokens: torch.Tensor,
     layers: Sequence[int],
+    answering_positions: torch.Tensor,
 ) -> torch.Tensor:
-    """Mean over ``layers`` and rows of -log(evidence share of the last position's image
+    """Mean over ``layers`` and rows of -log(evidence share of the answering position's image
     attention).
 
-    ``attentions[layer]`` is ``(batch, heads, query, key)`` from a left-padded batch (the last
-    query is every row's answer position); every row holds the same number of image tokens;
-    ``evidence_tokens[row]`` indexes the evidence among that row's image tokens.
+    ``attentions[layer]`` is ``(batch, heads, query, key)``; ``answering_positions[row]`` is
+    the query position whose logits predict that row's first answer token; every row holds
+    the same number of image tokens; ``evidence_tokens[row]`` indexes the evidence among that
+    row's image tokens.
     """
     image = input_ids == image_token_id
     rows = torch.arange(input_ids.shape[0], device=input_ids.device)
     losses = []
     for layer in layers:
-        last_row = attentions[layer][:, :, -1, :].mean(dim=1)
-        on_image = last_row[image].view(input_ids.shape[0], -1)
+        answering = attentions[layer][rows, :, answering_positions, :].mean(dim=1)
+        on_image = answering[image].view(input_ids.shape[0], -1)
         share = on_image[rows, evidence_tokens] / on_image.sum(dim=-1)
         losses.append(-torch.log(share + 1e-6).mean())
     return torch.stack(losses).mean()
+
+
+def answering_positions(labels: torch.Tensor) -> torch.Tensor:
+    """Per row, the position just before the first supervised (``!= -100``) label."""
+    return (labels != -100).int().argmax(dim=-1) - 1

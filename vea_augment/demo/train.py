@@ -36,7 +36,7 @@ from typing import Any
 import torch
 
 from vea_augment.demo.corpus import CorpusConfig, SyntheticSample, generate_samples
-from vea_augment.demo.grounding import grounding_loss
+from vea_augment.demo.grounding import answering_positions, grounding_loss
 from vea_augment.demo.vision_pretraining import VisionPretraining, pretrain_vision
 from vea_augment.models.prompting import question_text, render_chat_prompt
 from vea_augment.models.tiny import build_tiny_checkpoint
@@ -206,6 +206,7 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
                 model.config.image_token_id,
                 evidence.to(device),
                 recipe.grounding_layers,
+                answering_positions(batch["labels"]),
             )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
