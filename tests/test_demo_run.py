@@ -20,14 +20,14 @@ def test_the_bundled_model_ships_inside_the_package_within_20_mb():
     assert sum(files.values()) <= 20 * 1024 * 1024
 
 
-def test_the_training_record_holds_the_recipe_and_the_held_out_metrics():
-    """The issue asks for EM >= 0.90; the shipped model reaches 0.79 (training.json), so this
-    pins what it does reach: far above guessing (about 0.2-0.33), and AUROC >= 0.85."""
+def test_the_training_record_holds_the_recipe_and_the_held_out_metrics_the_issue_asks_for():
+    """The issue's bars on 200 held-out clean questions: EM >= 0.90 and a best-layer mean
+    AUROC >= 0.85 (guessing among the objects scores about 0.2-0.33)."""
     record = json.loads((BUNDLED_MODEL_DIR / "training.json").read_text())
     assert record["recipe"]["steps"] > 0 and "seed" in record["recipe"]
     held_out = record["evaluation"]
     assert held_out["held_out_samples"] >= 200
-    assert held_out["exact_match_base_prompt"]["all"] >= 0.75
+    assert held_out["exact_match_base_prompt"]["all"] >= 0.90
     assert len(held_out["auroc_by_layer"]) == record["recipe"]["num_layers"]
     assert held_out["chosen_layers_mean_auroc"] == max(
         value for value in held_out["auroc_by_layer"] if value is not None
@@ -51,12 +51,13 @@ def held_out_samples():
     return generate_samples(64, HELD_OUT_SEED, kinds=("shapes",))
 
 
-def test_the_bundled_model_answers_most_held_out_questions(bundled_backend, held_out_samples):
-    """Recomputed from the installed package, not read from training.json (0.81 on these 64;
-    the issue's 0.90 is not reached yet)."""
+def test_the_bundled_model_answers_at_least_90_percent_of_held_out_questions(
+    bundled_backend, held_out_samples
+):
+    """Recomputed from the installed package, not read from training.json."""
     from vea_augment.demo.evaluate import answer_accuracy
 
-    assert answer_accuracy(bundled_backend, held_out_samples, "base")["all"] >= 0.75
+    assert answer_accuracy(bundled_backend, held_out_samples, "base")["all"] >= 0.90
 
 
 def test_the_bundled_model_s_best_layer_ranks_the_evidence_with_auroc_at_least_0_85(
