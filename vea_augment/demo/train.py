@@ -10,10 +10,11 @@ clean samples every step:
    frozen, the language model learns to answer: next-token cross-entropy on the answer
    tokens only, with the base QA prompt, the VEA prompt and the bare question.
 
-The second stage also supervises where one layer looks (``grounding.py``): its answer
+The second stage also supervises where one layer looks (``grounding.py``): its answering
 position's image attention should land on the evidence cell. The shipped model therefore
-grounds in that layer partly by construction, and ``training.json`` says so (without it, the
-same recipe's best layer was the first, which looks at every object, not the asked one).
+grounds in that layer by construction, and ``training.json`` says so. Without it, the same
+recipe answered worse (held-out EM 0.69 against 0.995) and its best layer was the first,
+which looks at every object alike, not at the asked one.
 
 Seeded and CPU-friendly (about 22 minutes on one core); it uses a GPU when one is there.
 The result (safetensors + processor files + ``training.json`` with the recipe and the
