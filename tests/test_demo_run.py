@@ -100,5 +100,10 @@ def test_a_reduced_demo_runs_end_to_end(tmp_path):
         "synthetic-clean",
         "synthetic-noise",
     }
-    for name in ("corpus", "augmented", "predictions.jsonl", "report.md", "report.png"):
+    analysis = json.loads((output / "analysis" / "analysis.json").read_text())
+    assert analysis["n_samples"] == 16 and analysis["chosen_layers"] == profile.chosen_layers
+    assert len(analysis["layers"]) == profile.num_layers
+    shown = ["corpus", "augmented", "predictions.jsonl", "report.md", "report.png"]
+    shown += [f"analysis/{name}" for name in ("layers.csv", "rapt_by_layer.png")]
+    for name in shown:
         assert str(output / name) in result.output

@@ -343,6 +343,50 @@ def run_analysis(
     )
 
 
+def analyze_source(
+    source: str,
+    output: Path,
+    model: str,
+    load: Any,
+    limit: int,
+    given_layers: Sequence[int] | None = None,
+    top_frac: float = 0.1,
+    batch_size: int = 4,
+    show_progress: bool = True,
+    **reading: Any,
+) -> tuple[Analysis, list[Path]]:
+    """Diagnose the first ``limit`` samples of ``source`` with ``model`` (loaded with the
+    ``LoadOptions`` ``load``) and write the tables and figures into ``output``.
+
+    ``reading`` goes to the input reader (shard size, image root, pixel limit). Returns the
+    analysis and the paths written.
+    """
+    from tqdm import tqdm
+
+    from vea_augment.answering.transformers_backend import TransformersBackend
+    from vea_augment.attribution import Attributor
+    from vea_augment.profiling import collect_profile_samples
+
+    samples, excluded = collect_profile_samples(source, limit, require_boxes=False, **reading)
+    attributor = Attributor.from_pretrained(model, [0], load)
+    answerer = TransformersBackend(
+        attributor.model, attributor.processor, attributor.model_id, batch_size
+    )
+    with tqdm(total=len(samples), unit="sample", desc="analyze",
+              disable=not show_progress) as bar:  # fmt: skip
+        analysis = run_analysis(
+            attributor,
+            answerer,
+            samples,
+            excluded,
+            given_layers,
+            top_frac,
+            batch_size=batch_size,
+            progress=bar.update,
+        )
+    return analysis, write_tables(analysis, output) + write_plots(analysis, output)
+
+
 def write_tables(analysis: Analysis, directory: Path) -> list[Path]:
     """``analysis.json`` (everything) and ``layers.csv`` (the per-layer table)."""
     directory.mkdir(parents=True, exist_ok=True)

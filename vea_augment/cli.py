@@ -577,48 +577,33 @@ def analyze_command(**options: Any) -> None:
     evidence_by_layer.png, auroc_by_layer.png and contact_sheet.png.
     """
     import torch
-    from tqdm import tqdm
 
-    from vea_augment.analysis import run_analysis, write_plots, write_tables
-    from vea_augment.answering.transformers_backend import TransformersBackend
-    from vea_augment.attribution import Attributor
+    from vea_augment.analysis import analyze_source
     from vea_augment.layer_choice import resolve_layers
     from vea_augment.models.loading import LoadOptions
-    from vea_augment.profiling import collect_profile_samples
 
     try:
         given = None
         if options["layers"] or options["profile"]:
             given, _ = resolve_layers(options["model"], options["layers"], options["profile"])
-        samples, excluded = collect_profile_samples(
-            options["input_"],
-            options["limit"],
-            samples_per_shard=options["samples_per_shard"],
-            image_root=options["image_root"],
-            max_pixels=options["max_pixels"],
-            require_boxes=False,
-        )
         device = options["device"] or ("cuda" if torch.cuda.is_available() else "cpu")
         load = LoadOptions(
             dtype=options["dtype"], device=device, trust_remote_code=options["trust_remote_code"]
         )
-        attributor = Attributor.from_pretrained(options["model"], [0], load)
-        answerer = TransformersBackend(
-            attributor.model, attributor.processor, attributor.model_id, options["batch_size"]
+        analysis, paths = analyze_source(
+            options["input_"],
+            options["output"],
+            options["model"],
+            load,
+            options["limit"],
+            given,
+            options["top_frac"],
+            batch_size=options["batch_size"],
+            show_progress=not options["no_progress"],
+            samples_per_shard=options["samples_per_shard"],
+            image_root=options["image_root"],
+            max_pixels=options["max_pixels"],
         )
-        with tqdm(total=len(samples), unit="sample", desc="analyze",
-                  disable=options["no_progress"]) as bar:  # fmt: skip
-            analysis = run_analysis(
-                attributor,
-                answerer,
-                samples,
-                excluded,
-                given,
-                options["top_frac"],
-                batch_size=options["batch_size"],
-                progress=bar.update,
-            )
-        paths = write_tables(analysis, options["output"]) + write_plots(analysis, options["output"])
     except VEAError as exc:
         raise click.ClickException(str(exc)) from exc
     right = sum(sample.correct for sample in analysis.samples)
@@ -638,7 +623,7 @@ def analyze_command(**options: Any) -> None:
     default="vea-demo",
     show_default=True,
     type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the corpus, profile, shards, predictions and report.",
+    help="Folder for the corpus, profile, shards, predictions, report and attention figures.",
 )
 @click.option(
     "--samples",
@@ -660,7 +645,8 @@ def demo_command(output: Path, samples: int, degradation: str, no_progress: bool
 
     Generates a corpus (clean, and the same scenes degraded), profiles the bundled model's
     layers, augments the corpus on a local Ray cluster, answers with base and vea prompts,
-    scores, and prints where everything is.
+    scores, draws attention by layer (split by whether base answered right), and prints
+    where everything is.
     """
     from vea_augment.demo.run import DemoSettings, run_demo
 
@@ -684,6 +670,8 @@ def demo_command(output: Path, samples: int, degradation: str, no_progress: bool
     click.echo(f"  predictions               {result.predictions}")
     for path in result.report:
         click.echo(f"  report                    {path}")
+    for path in result.figures:
+        click.echo(f"  attention by layer        {path}")
 
 
 def main() -> None:

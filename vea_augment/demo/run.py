@@ -2,7 +2,8 @@
 
 Generate a clean corpus and the same scenes degraded, profile the bundled model, augment the
 corpus on a local Ray cluster with the profiled layers, answer with the base and VEA methods,
-score, and draw the diagnostics. Everything runs offline from the installed package.
+score, and draw the diagnostics (attention by layer, split by whether base answered right).
+Everything runs offline from the installed package.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class DemoSettings:
 
 @dataclass
 class DemoResult:
-    """Where everything is, for the closing summary."""
+    """Where everything is, for the closing summary (``figures``: the analysis's files)."""
 
     corpus: Path
     profile: Path
@@ -57,8 +58,10 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
     """Run every step in order and return where the outputs are."""
     import ray
 
+    from vea_augment.analysis import analyze_source
     from vea_augment.answering.factory import BackendSpec
     from vea_augment.answering.methods import parse_methods
+    from vea_augment.models.loading import LoadOptions
     from vea_augment.ray_jobs.answer_job import AnswerJob, run_answer_job
     from vea_augment.ray_jobs.augment_job import AugmentJob, run_augment_job
     from vea_augment.ray_jobs.cluster import connect
@@ -130,12 +133,24 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
             ray.shutdown()
     say("score", show)
     _, report = write_score_report(predictions, output / "report")
+    say("analyze: attention by layer, split by whether base answered right", show)
+    _, figures = analyze_source(
+        source,
+        output / "analysis",
+        model,
+        LoadOptions(dtype="float32"),
+        limit=2 * settings.samples,
+        given_layers=layers,
+        batch_size=8,
+        show_progress=show,
+    )
     return DemoResult(
         corpus=corpus,
         profile=profile_path,
         shards=shards,
         predictions=predictions,
         report=report,
+        figures=figures,
         chosen_layers=list(layers),
         report_text=report[1].read_text(encoding="utf-8"),
     )
