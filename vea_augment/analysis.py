@@ -17,7 +17,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from vea_augment.method.types import TokenView
 from vea_augment.plots import Curve, SheetItem, plot_by_layer, plot_contact_sheet
 from vea_augment.profiling import ProfileSample
 from vea_augment.schemas.profile import ExcludedSample
+
+if TYPE_CHECKING:
+    from vea_augment.models.loading import LoadOptions
 
 SECTIONS = ("text", "image", "evidence", "non_evidence")
 SPLITS = ("all", "correct", "incorrect")
@@ -347,7 +350,7 @@ def analyze_source(
     source: str,
     output: Path,
     model: str,
-    load: Any,
+    load: LoadOptions,
     limit: int,
     given_layers: Sequence[int] | None = None,
     top_frac: float = 0.1,
@@ -355,8 +358,8 @@ def analyze_source(
     show_progress: bool = True,
     **reading: Any,
 ) -> tuple[Analysis, list[Path]]:
-    """Diagnose the first ``limit`` samples of ``source`` with ``model`` (loaded with the
-    ``LoadOptions`` ``load``) and write the tables and figures into ``output``.
+    """Diagnose the first ``limit`` samples of ``source`` with ``model`` (loaded with
+    ``load``) and write the tables and figures into ``output``.
 
     ``reading`` goes to the input reader (shard size, image root, pixel limit). Returns the
     analysis and the paths written.
