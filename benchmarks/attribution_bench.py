@@ -45,11 +45,11 @@ import transformers
 import webdataset as wds
 from PIL import Image
 
-from vea_augment.attribution import Attributor
-from vea_augment.augment import AugmentSettings, augment_shard
+from vea_augment.attribution.attributor import Attributor
 from vea_augment.data.sources import ShardTask
 from vea_augment.models.loading import LoadOptions, load_model_and_processor
-from vea_augment.models.tiny import build_tiny_checkpoint
+from vea_augment.steps.augment import AugmentSettings, augment_shard
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 MIB = 2**20
 ALL_SIZES = (448, 896, 1344, 1792, 2240)
@@ -465,7 +465,7 @@ def run_isolated(
 ) -> Measurement:
     """One (route, size) in a fresh process; a process killed (by the OOM killer) reads OOM."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "transformers", "vea_augment.attribution"])
+    context.set_forkserver_preload(["torch", "transformers", "vea_augment.attribution.attributor"])
     with ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1) as pool:
         future = pool.submit(measure_in_fresh_process, vars(options), str(directory), route, size)
         try:

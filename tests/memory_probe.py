@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vea_augment.attribution import Attributor
+from vea_augment.attribution.attributor import Attributor
 from vea_augment.models.loading import LoadOptions, load_model_and_processor
 
 

@@ -22,7 +22,7 @@ from vea_augment.answering.transformers_backend import TransformersBackend
 from vea_augment.cli import cli
 from vea_augment.method.layer_profile import relative_attention_per_token, top_layers
 from vea_augment.models.loading import LoadOptions
-from vea_augment.models.tiny import build_tiny_checkpoint
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 QUESTION = "What is written in the box?"
 

@@ -24,18 +24,18 @@ from vea_augment.answering.backend import AnswerRequest, EncodedImage
 from vea_augment.answering.endpoint_backend import EndpointSettings
 from vea_augment.answering.factory import BackendSpec
 from vea_augment.answering.methods import METHODS, parse_methods
-from vea_augment.answering.predictions_file import read_predictions
-from vea_augment.answering.shard_samples import to_shard_sample
-from vea_augment.augment import AugmentSettings
 from vea_augment.cli import cli
+from vea_augment.data.augmented import to_shard_sample
+from vea_augment.data.predictions_file import read_predictions
 from vea_augment.data.readers import RawSample
 from vea_augment.errors import ConfigError
+from vea_augment.jobs.answer import AnswerJob, run_answer_job
+from vea_augment.jobs.augment import AugmentJob, ModelSpec, run_augment_job
 from vea_augment.models.prompting import VEA_INSTRUCTION
-from vea_augment.models.tiny import build_tiny_checkpoint
-from vea_augment.ray_jobs.answer_job import AnswerJob, run_answer_job
-from vea_augment.ray_jobs.augment_job import AugmentJob, ModelSpec, run_augment_job
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.schemas.report import ScoreReport
+from vea_augment.steps.augment import AugmentSettings
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 ALL_METHODS = tuple(parse_methods("base,inst,vea,vea-no-prompt,vea-both"))
 GOOD = {

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers.integrations.sdpa_attention import repeat_kv
 
-from vea_augment.attention import check_layers, last_row_attention
+from vea_augment.attribution.capture import check_layers, last_row_attention
 from vea_augment.errors import ConfigError
 
 

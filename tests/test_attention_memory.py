@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vea_augment.models.tiny import build_tiny_checkpoint
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 PROBE = Path(__file__).with_name("memory_probe.py")
 

@@ -14,16 +14,16 @@ import torch
 from PIL import Image
 from synthetic_images import noise_image
 
-from vea_augment.attention import capturing, run_until_captured
-from vea_augment.attribution import Attributor
+from vea_augment.attribution.attributor import Attributor
+from vea_augment.attribution.capture import capturing, run_until_captured
 from vea_augment.errors import ConfigError, GeometryError
 from vea_augment.method.labels import evidence_labels
 from vea_augment.method.pipeline import evidence_mask
 from vea_augment.method.types import MaskConfig, TokenView
-from vea_augment.models.gemma3 import configure_pan_and_scan
+from vea_augment.models.families.gemma3 import configure_pan_and_scan
 from vea_augment.models.loading import LoadOptions, load_model_and_processor
 from vea_augment.models.registry import adapter_for
-from vea_augment.models.tiny import TINY_FAMILIES, build_tiny_checkpoint
+from vea_augment.testing.tiny import TINY_FAMILIES, build_tiny_checkpoint
 
 RELATIVE_TOLERANCE = 1e-5
 FLOAT32 = LoadOptions(dtype="float32")

@@ -26,11 +26,11 @@ import webdataset as wds
 from PIL import Image
 from synthetic_images import encoded, noise_image
 
-from vea_augment.augment import AugmentSettings
 from vea_augment.data.images import decode_image
-from vea_augment.models.tiny import build_tiny_checkpoint
-from vea_augment.ray_jobs.augment_job import AugmentJob, ModelSpec, run_augment_job
+from vea_augment.jobs.augment import AugmentJob, ModelSpec, run_augment_job
 from vea_augment.schemas.sidecar import VEASidecar
+from vea_augment.steps.augment import AugmentSettings
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 MAX_PIXELS = 1_000_000
 

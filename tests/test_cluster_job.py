@@ -14,7 +14,7 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from vea_augment.models.tiny import build_tiny_checkpoint
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 RAY = str(Path(sys.executable).with_name("ray"))
 GCS_PORT, DASHBOARD_PORT = 6391, 8297

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from vea_augment.augment import AugmentSettings, prepare_sample
 from vea_augment.data.readers import read_shard
 from vea_augment.data.sources import plan_shards
 from vea_augment.demo.corpus import (
@@ -18,7 +17,8 @@ from vea_augment.demo.corpus import (
     write_jsonl,
     write_webdataset,
 )
-from vea_augment.models.tiny import build_tiny_checkpoint
+from vea_augment.steps.augment import AugmentSettings, prepare_sample
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 
 def test_the_same_seed_gives_the_same_corpus_and_another_seed_another():

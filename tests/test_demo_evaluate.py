@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image
 
 from vea_augment.demo.corpus import SyntheticSample
-from vea_augment.demo.evaluate import picks_the_asked_object
+from vea_augment.demo.training.evaluate import picks_the_asked_object
 from vea_augment.method.types import TokenView
 
 ASKED, OTHER = [30.0, 2.0, 54.0, 26.0], [85.0, 58.0, 110.0, 83.0]  # cells 1 and 11 of 4x4

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from vea_augment.cli import cli
-from vea_augment.demo.train import BUNDLED_MODEL_DIR
+from vea_augment.demo.training.train import BUNDLED_MODEL_DIR
 from vea_augment.schemas.profile import LayerProfile
 from vea_augment.schemas.report import ScoreReport
 
@@ -46,7 +46,7 @@ def bundled_backend():
 @pytest.fixture(scope="module")
 def held_out_samples():
     from vea_augment.demo.corpus import generate_samples
-    from vea_augment.demo.train import HELD_OUT_SEED
+    from vea_augment.demo.training.train import HELD_OUT_SEED
 
     return generate_samples(64, HELD_OUT_SEED, kinds=("shapes",))
 
@@ -55,7 +55,7 @@ def test_the_bundled_model_answers_at_least_90_percent_of_held_out_questions(
     bundled_backend, held_out_samples
 ):
     """Recomputed from the installed package, not read from training.json."""
-    from vea_augment.demo.evaluate import answer_accuracy
+    from vea_augment.demo.training.evaluate import answer_accuracy
 
     assert answer_accuracy(bundled_backend, held_out_samples, "base")["all"] >= 0.90
 
@@ -63,8 +63,8 @@ def test_the_bundled_model_answers_at_least_90_percent_of_held_out_questions(
 def test_the_bundled_model_s_best_layer_ranks_the_evidence_with_auroc_at_least_0_85(
     bundled_backend, held_out_samples
 ):
-    from vea_augment.attribution import Attributor
-    from vea_augment.profiling import ProfileSample, profile_batch, summarize_profile
+    from vea_augment.attribution.attributor import Attributor
+    from vea_augment.steps.profile import ProfileSample, profile_batch, summarize_profile
 
     model, processor = bundled_backend.model, bundled_backend.processor
     attributor = Attributor(model, processor, [0], model_id="bundled")

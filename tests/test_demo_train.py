@@ -11,10 +11,14 @@ import torch
 from PIL import Image
 
 from vea_augment.demo.corpus import COLOURS, SHAPES, CorpusConfig, SyntheticSample, generate_samples
-from vea_augment.demo.grounding import answering_positions, grounding_loss
-from vea_augment.demo.train import TrainRecipe, _override, make_batch, train
-from vea_augment.demo.vision_pretraining import VisionPretraining, cell_labels, pretrain_vision
-from vea_augment.models.tiny import build_tiny_checkpoint
+from vea_augment.demo.training.grounding import answering_positions, grounding_loss
+from vea_augment.demo.training.train import TrainRecipe, _override, make_batch, train
+from vea_augment.demo.training.vision_pretraining import (
+    VisionPretraining,
+    cell_labels,
+    pretrain_vision,
+)
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 EMPTY_SHAPE, EMPTY_COLOUR = len(SHAPES), len(COLOURS)
 

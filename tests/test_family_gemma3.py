@@ -22,11 +22,11 @@ from test_attribution import (
     relative_error,
 )
 
-from vea_augment.attribution import Attributor
+from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
-from vea_augment.models.gemma3 import configure_pan_and_scan, pan_and_scan_crops
+from vea_augment.models.families.gemma3 import configure_pan_and_scan, pan_and_scan_crops
 from vea_augment.models.loading import LoadOptions
-from vea_augment.models.tiny import GEMMA3_SLIDING_WINDOW, build_tiny_checkpoint
+from vea_augment.testing.tiny import GEMMA3_SLIDING_WINDOW, build_tiny_checkpoint
 
 FLOAT32 = LoadOptions(dtype="float32")
 QUESTIONS = ["What is written on the sign?", "Which colour?"]

@@ -19,11 +19,11 @@ from test_attribution import (
     noise_image,
 )
 
-from vea_augment.attribution import Attributor
+from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
-from vea_augment.models.idefics3 import Idefics3Adapter
+from vea_augment.models.families.idefics3 import Idefics3Adapter
 from vea_augment.models.loading import LoadOptions
-from vea_augment.models.tiny import build_tiny_checkpoint
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 FLOAT32 = LoadOptions(dtype="float32")
 FAMILIES = ["idefics3", "smolvlm"]

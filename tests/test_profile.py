@@ -21,11 +21,13 @@ from click.testing import CliRunner
 from PIL import Image
 from synthetic_images import encoded, noise_image
 
-from vea_augment.attribution import Attributor
-from vea_augment.augment import AugmentSettings
+from vea_augment.attribution.attributor import Attributor
+from vea_augment.attribution.layer_choice import resolve_layers
 from vea_augment.cli import cli
+from vea_augment.distributed.workers import ModelSpec
 from vea_augment.errors import ConfigError
-from vea_augment.layer_choice import resolve_layers
+from vea_augment.jobs.augment import AugmentJob, run_augment_job
+from vea_augment.jobs.profile import ProfileJob, run_profile_job
 from vea_augment.method.layer_profile import flat_scores, view_labels
 from vea_augment.method.ranking_metrics import auroc
 from vea_augment.models.loading import LoadOptions
@@ -35,11 +37,9 @@ from vea_augment.models.published_layers import (
     profile_file_name,
     published_profile,
 )
-from vea_augment.models.tiny import build_tiny_checkpoint
-from vea_augment.ray_jobs.augment_job import AugmentJob, run_augment_job
-from vea_augment.ray_jobs.profile_job import ProfileJob, run_profile_job
-from vea_augment.ray_jobs.workers import ModelSpec
 from vea_augment.schemas.profile import LayerProfile
+from vea_augment.steps.augment import AugmentSettings
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
 PLANTED_LAYER = 2
 QUESTION = "What is written in the box?"

@@ -14,10 +14,10 @@ from PIL import Image
 from vea_augment._version import __version__
 from vea_augment.errors import ConfigError
 from vea_augment.method.answer_metrics import NORMALIZER_NAME
+from vea_augment.reports.score_report import render_markdown
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.schemas.report import MethodScores, ScoreReport
-from vea_augment.score_report import render_markdown
-from vea_augment.scoring import (
+from vea_augment.steps.score import (
     bootstrap_interval,
     output_paths,
     read_predictions,
@@ -333,7 +333,7 @@ def test_write_score_report_writes_valid_json_markdown_and_png(
         pred("a", "vea-both", "dog", ["cat"], dataset="charts"),
     ]
     path = write_jsonl(tmp_path / "p.jsonl", records, tail='{"id": "trunc')
-    with caplog.at_level(logging.WARNING, logger="vea_augment.scoring"):
+    with caplog.at_level(logging.WARNING, logger="vea_augment.steps.score"):
         report, written = write_score_report(path, tmp_path / "out" / "report", RESAMPLES, seed=1)
     assert written == list(output_paths(tmp_path / "out" / "report"))
     assert [p.name for p in written] == ["report.json", "report.md", "report.png"]

@@ -16,7 +16,7 @@ from safetensors.torch import load_file
 from synthetic_images import noise_image
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from vea_augment.models.tiny import TINY_FAMILIES, build_tiny_checkpoint
+from vea_augment.testing.tiny import TINY_FAMILIES, build_tiny_checkpoint
 
 IMAGE_SIZE = 56
 LLAVA_PATCH = 14

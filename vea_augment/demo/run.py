@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vea_augment.augment import AugmentSettings
 from vea_augment.demo.corpus import Degradation, generate_samples, write_webdataset
-from vea_augment.demo.evaluate import bundled_recipe
-from vea_augment.demo.train import BUNDLED_MODEL_DIR
+from vea_augment.demo.training.evaluate import bundled_recipe
+from vea_augment.demo.training.train import BUNDLED_MODEL_DIR
 from vea_augment.errors import ConfigError
+from vea_augment.steps.augment import AugmentSettings
 
 DEMO_SEED = 20251020
 DEMO_METHODS = "base,vea"
@@ -58,21 +58,21 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
     """Run every step in order and return where the outputs are."""
     import ray
 
-    from vea_augment.analysis import analyze_source
     from vea_augment.answering.factory import BackendSpec
     from vea_augment.answering.methods import parse_methods
+    from vea_augment.distributed.cluster import connect
+    from vea_augment.distributed.workers import ModelSpec
+    from vea_augment.jobs.answer import AnswerJob, run_answer_job
+    from vea_augment.jobs.augment import AugmentJob, run_augment_job
+    from vea_augment.jobs.profile import ProfileJob, run_profile_job
     from vea_augment.models.loading import LoadOptions
-    from vea_augment.ray_jobs.answer_job import AnswerJob, run_answer_job
-    from vea_augment.ray_jobs.augment_job import AugmentJob, run_augment_job
-    from vea_augment.ray_jobs.cluster import connect
-    from vea_augment.ray_jobs.profile_job import ProfileJob, run_profile_job
-    from vea_augment.ray_jobs.workers import ModelSpec
-    from vea_augment.scoring import write_score_report
+    from vea_augment.steps.analyze import analyze_source
+    from vea_augment.steps.score import write_score_report
 
     if not (settings.model / "config.json").is_file():
         raise ConfigError(
             f"the bundled model is missing at {settings.model}; reinstall the package or "
-            "train it with `python -m vea_augment.demo.train`"
+            "train it with `python -m vea_augment.demo.training.train`"
         )
     output, show = settings.output, settings.show_progress
     output.mkdir(parents=True, exist_ok=True)

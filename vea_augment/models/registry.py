@@ -1,8 +1,8 @@
 """Registry of family adapters, keyed by ``config.model_type``.
 
 Adapters register themselves with :func:`register_adapter` when their module is imported;
-:func:`load_all_adapters` imports every module of this package, so a new family is one new
-file in ``vea_augment/models/`` and nothing else changes.
+:func:`load_all_adapters` imports every module of ``vea_augment.models.families``, so a new
+family is one new file there (and its test) and nothing else changes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from vea_augment.errors import ConfigError
 from vea_augment.models.adapter import FamilyAdapter
 
 _ADAPTERS: dict[str, type[FamilyAdapter]] = {}
-_NON_ADAPTER_MODULES = {"adapter", "registry"}
 
 
 def register_adapter(cls: type[FamilyAdapter]) -> type[FamilyAdapter]:
@@ -31,11 +30,11 @@ def register_adapter(cls: type[FamilyAdapter]) -> type[FamilyAdapter]:
 
 
 def load_all_adapters() -> None:
-    """Import every module of ``vea_augment.models`` so their adapters register."""
-    package = importlib.import_module("vea_augment.models")
+    """Import every module of ``vea_augment.models.families`` so their adapters register."""
+    package = importlib.import_module("vea_augment.models.families")
     for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in _NON_ADAPTER_MODULES and not module.name.startswith("_"):
-            importlib.import_module(f"vea_augment.models.{module.name}")
+        if not module.name.startswith("_"):
+            importlib.import_module(f"{package.__name__}.{module.name}")
 
 
 def registered_adapters() -> dict[str, type[FamilyAdapter]]:

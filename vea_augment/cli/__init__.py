@@ -189,8 +189,8 @@ def profile_command(**options: Any) -> None:
     the chosen layers are the top ceil(top-frac x L) by mean AUROC. Samples without boxes
     are excluded and listed with the reason.
     """
-    from vea_augment.ray_jobs.profile_job import ProfileJob, run_profile_job
-    from vea_augment.ray_jobs.workers import ModelSpec
+    from vea_augment.distributed.workers import ModelSpec
+    from vea_augment.jobs.profile import ProfileJob, run_profile_job
 
     job = ProfileJob(
         model=ModelSpec(
@@ -325,10 +325,10 @@ def augment_command(**options: object) -> None:
     """
     from pathlib import Path
 
-    from vea_augment.augment import AugmentSettings
-    from vea_augment.layer_choice import resolve_layers
+    from vea_augment.attribution.layer_choice import resolve_layers
+    from vea_augment.jobs.augment import AugmentJob, ModelSpec, run_augment_job
     from vea_augment.method.types import MaskConfig
-    from vea_augment.ray_jobs.augment_job import AugmentJob, ModelSpec, run_augment_job
+    from vea_augment.steps.augment import AugmentSettings
 
     try:
         layers, layer_source = resolve_layers(
@@ -460,7 +460,7 @@ def answer_command(**options: Any) -> None:
     from vea_augment.answering.endpoint_backend import EndpointSettings
     from vea_augment.answering.factory import BackendSpec
     from vea_augment.answering.methods import parse_methods
-    from vea_augment.ray_jobs.answer_job import AnswerJob, run_answer_job
+    from vea_augment.jobs.answer import AnswerJob, run_answer_job
 
     try:
         endpoint = None
@@ -525,7 +525,7 @@ def score_command(predictions: Path, output: Path | None, resamples: int, seed: 
     and the "seeing but not believing" split (mask AUROC when base was right vs wrong).
     Writes a Markdown report (printed too), a JSON report and a bar chart of the gains.
     """
-    from vea_augment.scoring import write_score_report
+    from vea_augment.steps.score import write_score_report
 
     prefix = output or predictions.with_name(predictions.stem + ".report")
     try:
@@ -578,9 +578,9 @@ def analyze_command(**options: Any) -> None:
     """
     import torch
 
-    from vea_augment.analysis import analyze_source
-    from vea_augment.layer_choice import resolve_layers
+    from vea_augment.attribution.layer_choice import resolve_layers
     from vea_augment.models.loading import LoadOptions
+    from vea_augment.steps.analyze import analyze_source
 
     try:
         given = None

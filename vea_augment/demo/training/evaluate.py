@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from vea_augment.answering.transformers_backend import TransformersBackend
-from vea_augment.attribution import Attributor
+from vea_augment.attribution.attributor import Attributor
 from vea_augment.demo.corpus import Kind, SyntheticSample, generate_samples
-from vea_augment.demo.train import BUNDLED_MODEL_DIR, HELD_OUT_SEED
+from vea_augment.demo.training.train import BUNDLED_MODEL_DIR, HELD_OUT_SEED
 from vea_augment.method.answer_metrics import exact_match
 from vea_augment.method.layer_profile import flat_scores, view_labels
 from vea_augment.models.loading import LoadOptions
 from vea_augment.models.prompting import question_text
-from vea_augment.profiling import ProfileSample, score_attribution, summarize_profile
+from vea_augment.steps.profile import ProfileSample, score_attribution, summarize_profile
 
 
 def answer_accuracy(backend: TransformersBackend, samples: list, style: str) -> dict[str, float]:

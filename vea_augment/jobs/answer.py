@@ -17,21 +17,21 @@ import ray
 
 from vea_augment.answering.factory import BackendSpec
 from vea_augment.answering.methods import MethodSpec
-from vea_augment.answering.predictions_file import (
-    append_predictions,
-    prepare_for_resume,
-)
-from vea_augment.answering.shard_answers import PredictionKey, answer_samples
-from vea_augment.answering.shard_samples import (
+from vea_augment.data.augmented import (
     originals_beside,
     read_answer_shard,
     shard_number,
 )
+from vea_augment.data.predictions_file import (
+    append_predictions,
+    prepare_for_resume,
+)
 from vea_augment.data.sources import ShardTask, plan_shards
-from vea_augment.ray_jobs.distribute import PoolRequest, distribute
-from vea_augment.ray_jobs.scheduler import ShardOutcome
-from vea_augment.ray_jobs.workers import worker_name
+from vea_augment.distributed.pool import PoolRequest, distribute
+from vea_augment.distributed.scheduler import ShardOutcome
+from vea_augment.distributed.workers import worker_name
 from vea_augment.schemas.prediction import Prediction
+from vea_augment.steps.answer import PredictionKey, answer_samples
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import get_args
 import numpy as np
 
 from vea_augment._version import __version__
-from vea_augment.answering.predictions_file import read_predictions as read_prediction_lines
+from vea_augment.data.predictions_file import read_predictions as read_prediction_lines
 from vea_augment.errors import ConfigError
 from vea_augment.method.answer_metrics import (
     NORMALIZER_NAME,
@@ -389,7 +389,7 @@ def write_score_report(
     Returns the report and the three paths written. Raises :class:`ConfigError` when the file
     holds no valid prediction or none of them has references.
     """
-    from vea_augment.score_report import plot_score_chart, render_markdown
+    from vea_augment.reports.score_report import plot_score_chart, render_markdown
 
     loaded = read_predictions(predictions_path)
     excluded = sum(not has_references(p) for p in loaded.predictions)

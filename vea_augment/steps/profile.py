@@ -19,7 +19,6 @@ import numpy as np
 from PIL import Image
 
 from vea_augment._version import __version__
-from vea_augment.augment import AugmentSettings, prepare_sample
 from vea_augment.data.images import DEFAULT_MAX_PIXELS
 from vea_augment.data.readers import read_shard
 from vea_augment.data.sources import plan_shards
@@ -33,6 +32,7 @@ from vea_augment.method.layer_profile import (
 )
 from vea_augment.method.ranking_metrics import auroc, nan_excluding_mean
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
+from vea_augment.steps.augment import AugmentSettings, prepare_sample
 
 DEFAULT_TOP_FRAC = 0.1
 DEFAULT_PROFILE_LIMIT = 100

@@ -20,7 +20,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from vea_augment.attention import capturing, check_layers, install_capture, run_until_captured
+from vea_augment.attribution.capture import (
+    capturing,
+    check_layers,
+    install_capture,
+    run_until_captured,
+)
 from vea_augment.errors import GeometryError
 from vea_augment.method.pipeline import evidence_mask, highlight_with_views
 from vea_augment.method.types import MaskConfig, TokenView

@@ -28,11 +28,11 @@ def worker_name() -> str:
 
 
 def load_attributor(spec: ModelSpec, torch_threads: int) -> Any:
-    """The :class:`~vea_augment.attribution.Attributor` of ``spec`` on the actor's device
+    """The :class:`~vea_augment.attribution.attributor.Attributor` of ``spec`` on the actor's device
     (its GPU when Ray gave it one, else the CPU), using ``torch_threads`` CPU threads."""
     import torch
 
-    from vea_augment.attribution import Attributor
+    from vea_augment.attribution.attributor import Attributor
     from vea_augment.models.loading import LoadOptions
 
     torch.set_num_threads(max(1, torch_threads))

@@ -15,8 +15,12 @@ import ray
 
 from vea_augment.data.images import DEFAULT_MAX_PIXELS
 from vea_augment.data.writer import write_json_atomic
+from vea_augment.distributed.pool import PoolRequest, distribute
+from vea_augment.distributed.scheduler import ShardOutcome
+from vea_augment.distributed.workers import ModelSpec, load_attributor
 from vea_augment.method.labels import LabelRule
-from vea_augment.profiling import (
+from vea_augment.schemas.profile import ExcludedSample, LayerProfile
+from vea_augment.steps.profile import (
     DEFAULT_PROFILE_LIMIT,
     DEFAULT_TOP_FRAC,
     ProfileSample,
@@ -25,10 +29,6 @@ from vea_augment.profiling import (
     profile_batch,
     summarize_profile,
 )
-from vea_augment.ray_jobs.distribute import PoolRequest, distribute
-from vea_augment.ray_jobs.scheduler import ShardOutcome
-from vea_augment.ray_jobs.workers import ModelSpec, load_attributor
-from vea_augment.schemas.profile import ExcludedSample, LayerProfile
 
 
 @dataclass(frozen=True)

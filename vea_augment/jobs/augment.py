@@ -15,7 +15,6 @@ from typing import Any
 import ray
 
 from vea_augment._version import __version__
-from vea_augment.augment import AugmentSettings, augment_shard
 from vea_augment.data.sources import ShardTask, plan_shards
 from vea_augment.data.writer import (
     MANIFEST_NAME,
@@ -25,11 +24,12 @@ from vea_augment.data.writer import (
     stats_path,
     write_json_atomic,
 )
-from vea_augment.ray_jobs.cluster import ActorPlan
-from vea_augment.ray_jobs.distribute import PoolRequest, distribute
-from vea_augment.ray_jobs.scheduler import ShardOutcome
-from vea_augment.ray_jobs.workers import ModelSpec, load_attributor, worker_name
+from vea_augment.distributed.cluster import ActorPlan
+from vea_augment.distributed.pool import PoolRequest, distribute
+from vea_augment.distributed.scheduler import ShardOutcome
+from vea_augment.distributed.workers import ModelSpec, load_attributor, worker_name
 from vea_augment.schemas.manifest import JobManifest
+from vea_augment.steps.augment import AugmentSettings, augment_shard
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ OnError = Literal["passthrough", "skip"]
 
 
 class AttributionResult(Protocol):
-    """What the augment step needs from one attribution (see ``vea_augment.attribution``)."""
+    """What the augment step needs from one attribution (an :class:`Attributor` result)."""
 
     token_views: list[TokenView]
     prompt: str

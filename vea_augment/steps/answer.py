@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from vea_augment.answering.backend import AnswerBackend, AnswerRequest
 from vea_augment.answering.methods import MethodSpec
-from vea_augment.answering.shard_samples import ShardSample
+from vea_augment.data.augmented import ShardSample
 from vea_augment.schemas.prediction import Prediction
 
 PredictionKey = tuple[str, str]

@@ -15,10 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vea_augment.answering.shard_answers import PredictionKey
 from vea_augment.errors import VEAError
 from vea_augment.schemas.common import validate_record
 from vea_augment.schemas.prediction import Prediction
+from vea_augment.steps.answer import PredictionKey
 
 
 @dataclass

@@ -36,9 +36,9 @@ from vea_augment.method.layer_profile import (
 from vea_augment.method.pipeline import evidence_mask
 from vea_augment.method.ranking_metrics import nan_excluding_mean
 from vea_augment.method.types import TokenView
-from vea_augment.plots import Curve, SheetItem, plot_by_layer, plot_contact_sheet
-from vea_augment.profiling import ProfileSample
+from vea_augment.reports.plots import Curve, SheetItem, plot_by_layer, plot_contact_sheet
 from vea_augment.schemas.profile import ExcludedSample
+from vea_augment.steps.profile import ProfileSample
 
 if TYPE_CHECKING:
     from vea_augment.models.loading import LoadOptions
@@ -367,8 +367,8 @@ def analyze_source(
     from tqdm import tqdm
 
     from vea_augment.answering.transformers_backend import TransformersBackend
-    from vea_augment.attribution import Attributor
-    from vea_augment.profiling import collect_profile_samples
+    from vea_augment.attribution.attributor import Attributor
+    from vea_augment.steps.profile import collect_profile_samples
 
     samples, excluded = collect_profile_samples(source, limit, require_boxes=False, **reading)
     attributor = Attributor.from_pretrained(model, [0], load)

@@ -26,7 +26,7 @@ import numpy as np
 
 from vea_augment.errors import GeometryError
 from vea_augment.models.adapter import FamilyAdapter, ViewLayout, grid_boxes, image_token_positions
-from vea_augment.models.llava import _size_entry
+from vea_augment.models.families.llava import _size_entry
 from vea_augment.models.registry import register_adapter
 
 

@@ -1,7 +1,7 @@
 """Human-readable renderings of a :class:`ScoreReport`: a Markdown summary and a bar chart PNG.
 
 Nothing here computes a metric; every number comes from the report (see
-:mod:`vea_augment.scoring`). matplotlib is imported inside the plotting function only, so
+:mod:`vea_augment.steps.score`). matplotlib is imported inside the plotting function only, so
 importing this module (or the package) does not pull it in or touch its backend.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vea_augment.schemas.report import Interval, MethodScores, ScoreReport, SeeingNotBelieving
-from vea_augment.scoring import BASE_METHOD, METHOD_ORDER, NO_REFERENCES_POLICY, MalformedLine
+from vea_augment.steps.score import BASE_METHOD, METHOD_ORDER, NO_REFERENCES_POLICY, MalformedLine
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -14,8 +14,8 @@ from typing import Any
 import ray
 from tqdm import tqdm
 
-from vea_augment.ray_jobs.cluster import ActorPlan, connect, plan_actors
-from vea_augment.ray_jobs.scheduler import ActorPool, ShardOutcome, ShardWork, run_shards
+from vea_augment.distributed.cluster import ActorPlan, connect, plan_actors
+from vea_augment.distributed.scheduler import ActorPool, ShardOutcome, ShardWork, run_shards
 
 
 @dataclass(frozen=True)

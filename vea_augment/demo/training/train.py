@@ -1,4 +1,4 @@
-"""Train the bundled tiny VLM on the synthetic corpus: ``python -m vea_augment.demo.train``.
+"""Train the bundled tiny VLM on the synthetic corpus (``python -m vea_augment.demo.training``).
 
 A real Qwen2-VL model (``Qwen2VLForConditionalGeneration``) with tiny dimensions, built
 offline (``models/tiny.py``), trained from random weights in two stages on freshly generated
@@ -37,12 +37,12 @@ from typing import Any
 import torch
 
 from vea_augment.demo.corpus import CorpusConfig, SyntheticSample, generate_samples
-from vea_augment.demo.grounding import answering_positions, grounding_loss
-from vea_augment.demo.vision_pretraining import VisionPretraining, pretrain_vision
+from vea_augment.demo.training.grounding import answering_positions, grounding_loss
+from vea_augment.demo.training.vision_pretraining import VisionPretraining, pretrain_vision
 from vea_augment.models.prompting import question_text, render_chat_prompt
-from vea_augment.models.tiny import build_tiny_checkpoint
+from vea_augment.testing.tiny import build_tiny_checkpoint
 
-BUNDLED_MODEL_DIR = Path(__file__).with_name("model")
+BUNDLED_MODEL_DIR = Path(__file__).parents[1] / "model"
 HELD_OUT_SEED = 1_000_003
 """Evaluation samples come from this seed; training seeds are ``seed * 100_003 + step``."""
 
@@ -265,13 +265,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=TrainRecipe.seed)
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     arguments = parser.parse_args()
-    from vea_augment.demo.evaluate import evaluate
+    from vea_augment.demo.training.evaluate import evaluate
 
     recipe = TrainRecipe(seed=arguments.seed, steps=arguments.steps)
     for assignment in arguments.set:
         recipe = _override(recipe, assignment)
     log = train(recipe, arguments.output)
-    log["command"] = " ".join(["python -m vea_augment.demo.train", *sys.argv[1:]])
+    log["command"] = " ".join(["python -m vea_augment.demo.training.train", *sys.argv[1:]])
     log["evaluation"] = evaluate(arguments.output, recipe.eval_samples, recipe.kinds)
     (arguments.output / "training.json").write_text(json.dumps(log, indent=2) + "\n")
     print(json.dumps(log, indent=2))
