@@ -47,7 +47,8 @@ from PIL import Image
 
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.data.sources import ShardTask
-from vea_augment.models.loading import LoadOptions, load_model_and_processor
+from vea_augment.models.loading import load_model_and_processor
+from vea_augment.options import ModelOptions
 from vea_augment.steps.augment import AugmentSettings, augment_shard
 from vea_augment.testing.tiny import build_tiny_checkpoint
 
@@ -78,7 +79,7 @@ class Arch:
 
 def load_tiny(directory: Path, device: str) -> tuple[Any, Any]:
     """The tiny Qwen2.5-VL checkpoint itself, float32, through the project's loader."""
-    return load_model_and_processor(directory, LoadOptions(dtype="float32", device=device))
+    return load_model_and_processor(directory, ModelOptions(dtype="float32", device=device))
 
 
 def qwen25_vl_7b_config(tiny_config: Any) -> Any:

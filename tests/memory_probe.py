@@ -15,7 +15,8 @@ import torch
 from PIL import Image
 
 from vea_augment.attribution.attributor import Attributor
-from vea_augment.models.loading import LoadOptions, load_model_and_processor
+from vea_augment.models.loading import load_model_and_processor
+from vea_augment.options import ModelOptions
 
 
 def peak_mib() -> float:
@@ -35,7 +36,7 @@ def main(mode: str, directory: str, words: int) -> None:
     torch.manual_seed(0)
     kernel = "eager" if mode == "eager" else "sdpa"
     model, processor = load_model_and_processor(
-        directory, LoadOptions(dtype="float32", attn_implementation=kernel)
+        directory, ModelOptions(dtype="float32", attn_implementation=kernel)
     )
     attributor = Attributor(model, processor, layers=[0], model_id=directory)
     if mode == "eager":

@@ -21,7 +21,7 @@ from vea_augment.answering.methods import METHODS
 from vea_augment.answering.transformers_backend import TransformersBackend
 from vea_augment.cli import cli
 from vea_augment.method.layer_profile import relative_attention_per_token, top_layers
-from vea_augment.models.loading import LoadOptions
+from vea_augment.options import ModelOptions
 from vea_augment.testing.tiny import build_tiny_checkpoint
 
 QUESTION = "What is written in the box?"
@@ -66,7 +66,7 @@ def model_dir(tmp_path_factory) -> Path:
 def analysis_input(tmp_path_factory, model_dir) -> str:
     """Four samples with boxes (two whose reference is the model's own greedy answer, so
     they count as right), one without boxes and one corrupt image."""
-    backend = TransformersBackend.load(str(model_dir), LoadOptions(dtype="float32"))
+    backend = TransformersBackend.load(str(model_dir), ModelOptions(dtype="float32"))
     root = tmp_path_factory.mktemp("analyze-input")
     with wds.TarWriter(str(root / "a-00000.tar")) as sink:
         for index in range(5):

@@ -30,8 +30,9 @@ from vea_augment.data.predictions_file import read_predictions
 from vea_augment.data.readers import RawSample
 from vea_augment.errors import ConfigError
 from vea_augment.jobs.answer import AnswerJob, run_answer_job
-from vea_augment.jobs.augment import AugmentJob, ModelSpec, run_augment_job
+from vea_augment.jobs.augment import AugmentJob, run_augment_job
 from vea_augment.models.prompting import VEA_INSTRUCTION
+from vea_augment.options import ModelOptions
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.schemas.report import ScoreReport
 from vea_augment.steps.augment import AugmentSettings
@@ -91,7 +92,9 @@ def augmented(tmp_path_factory, model_dir, local_ray) -> Path:
         AugmentJob(
             input=str(root / "in-{00000..00001}.tar"),
             output=output,
-            model=ModelSpec(str(model_dir), (1, 2), dtype="float32", device="cpu"),
+            model=str(model_dir),
+            layers=(1, 2),
+            loading=ModelOptions(dtype="float32", device="cpu"),
             settings=AugmentSettings(batch_size=4),
         ),
         show_progress=False,
@@ -107,7 +110,9 @@ def by_pair(predictions: list[Prediction]) -> dict[tuple[str, str], Prediction]:
 
 
 def transformers_job(augmented: Path, output: Path, model_dir: Path, **overrides) -> AnswerJob:
-    spec = BackendSpec("transformers", str(model_dir), dtype="float32", device="cpu", batch_size=4)
+    spec = BackendSpec(
+        "transformers", str(model_dir), ModelOptions(dtype="float32", device="cpu"), batch_size=4
+    )
     return AnswerJob(
         **{"input": str(augmented), "output": output, "backend": spec, "methods": ALL_METHODS}
         | overrides
@@ -190,7 +195,7 @@ def test_transformers_backend_answers_every_sample_under_every_method(
 
     # Batched greedy answers (left-padded batches of 4) equal answers one request at a time.
     backend = BackendSpec(
-        "transformers", str(model_dir), dtype="float32", device="cpu", batch_size=1
+        "transformers", str(model_dir), ModelOptions(dtype="float32", device="cpu"), batch_size=1
     ).build()
     shards = sorted(augmented.glob("shard-*.tar"))
     with wds.WebDataset(str(shards[0]), shardshuffle=False) as dataset:

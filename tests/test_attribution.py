@@ -21,12 +21,13 @@ from vea_augment.method.labels import evidence_labels
 from vea_augment.method.pipeline import evidence_mask
 from vea_augment.method.types import MaskConfig, TokenView
 from vea_augment.models.families.gemma3 import configure_pan_and_scan
-from vea_augment.models.loading import LoadOptions, load_model_and_processor
+from vea_augment.models.loading import load_model_and_processor
 from vea_augment.models.registry import adapter_for
+from vea_augment.options import ModelOptions
 from vea_augment.testing.tiny import TINY_FAMILIES, build_tiny_checkpoint
 
 RELATIVE_TOLERANCE = 1e-5
-FLOAT32 = LoadOptions(dtype="float32")
+FLOAT32 = ModelOptions(dtype="float32")
 #: Families that cut an elongated image into several tiles (crops, splits) plus a whole view.
 MULTI_TILE_FAMILIES = tuple(
     family
@@ -49,7 +50,7 @@ def relative_error(actual: torch.Tensor | np.ndarray, expected: torch.Tensor | n
 def eager_last_rows(directory: str, inputs) -> list[torch.Tensor]:
     """The paper's route: eager attention, every layer's full matrix, last row, head mean."""
     model, _ = load_model_and_processor(
-        directory, LoadOptions(dtype="float32", attn_implementation="eager")
+        directory, ModelOptions(dtype="float32", attn_implementation="eager")
     )
     with torch.inference_mode():
         output = model(**inputs, use_cache=False, output_attentions=True)

@@ -27,7 +27,8 @@ from PIL import Image
 from synthetic_images import encoded, noise_image
 
 from vea_augment.data.images import decode_image
-from vea_augment.jobs.augment import AugmentJob, ModelSpec, run_augment_job
+from vea_augment.jobs.augment import AugmentJob, run_augment_job
+from vea_augment.options import ModelOptions
 from vea_augment.schemas.sidecar import VEASidecar
 from vea_augment.steps.augment import AugmentSettings
 from vea_augment.testing.tiny import build_tiny_checkpoint
@@ -151,7 +152,9 @@ def make_job(source: str, output: Path, model_dir: Path, **overrides) -> Augment
     return AugmentJob(
         input=source,
         output=output,
-        model=ModelSpec(str(model_dir), (1, 2), dtype="float32", device="cpu"),
+        model=str(model_dir),
+        layers=(1, 2),
+        loading=ModelOptions(dtype="float32", device="cpu"),
         settings=settings,
         **overrides,
     )

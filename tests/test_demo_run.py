@@ -38,9 +38,9 @@ def test_the_training_record_holds_the_recipe_and_the_held_out_metrics_the_issue
 @pytest.fixture(scope="module")
 def bundled_backend():
     from vea_augment.answering.transformers_backend import TransformersBackend
-    from vea_augment.models.loading import LoadOptions
+    from vea_augment.options import ModelOptions
 
-    return TransformersBackend.load(str(BUNDLED_MODEL_DIR), LoadOptions(dtype="float32"))
+    return TransformersBackend.load(str(BUNDLED_MODEL_DIR), ModelOptions(dtype="float32"))
 
 
 @pytest.fixture(scope="module")

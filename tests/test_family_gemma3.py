@@ -25,10 +25,10 @@ from test_attribution import (
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
 from vea_augment.models.families.gemma3 import configure_pan_and_scan, pan_and_scan_crops
-from vea_augment.models.loading import LoadOptions
+from vea_augment.options import ModelOptions
 from vea_augment.testing.tiny import GEMMA3_SLIDING_WINDOW, build_tiny_checkpoint
 
-FLOAT32 = LoadOptions(dtype="float32")
+FLOAT32 = ModelOptions(dtype="float32")
 QUESTIONS = ["What is written on the sign?", "Which colour?"]
 
 

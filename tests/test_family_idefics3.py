@@ -22,10 +22,10 @@ from test_attribution import (
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
 from vea_augment.models.families.idefics3 import Idefics3Adapter
-from vea_augment.models.loading import LoadOptions
+from vea_augment.options import ModelOptions
 from vea_augment.testing.tiny import build_tiny_checkpoint
 
-FLOAT32 = LoadOptions(dtype="float32")
+FLOAT32 = ModelOptions(dtype="float32")
 FAMILIES = ["idefics3", "smolvlm"]
 SIZES = [(150, 100), (300, 100), (100, 300), (96, 72), (60, 110), (20, 20), (401, 37), (32, 96)]
 

@@ -22,10 +22,10 @@ from transformers.models.got_ocr2.image_processing_got_ocr2 import get_optimal_t
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
 from vea_augment.models.families.internvl import InternVLAdapter, optimal_tile_grid
-from vea_augment.models.loading import LoadOptions
+from vea_augment.options import ModelOptions
 from vea_augment.testing.tiny import INTERNVL_MAX_TILES, build_tiny_checkpoint
 
-FLOAT32 = LoadOptions(dtype="float32")
+FLOAT32 = ModelOptions(dtype="float32")
 SIZES = [(150, 100), (300, 100), (100, 300), (96, 72), (60, 110), (20, 20), (401, 37), (64, 64)]
 
 

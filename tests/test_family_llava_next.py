@@ -24,10 +24,10 @@ from transformers.image_processing_utils import select_best_resolution as hf_bes
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
 from vea_augment.models.families.llava_next import LlavaNextAdapter, select_best_resolution
-from vea_augment.models.loading import LoadOptions
+from vea_augment.options import ModelOptions
 from vea_augment.testing.tiny import build_tiny_checkpoint
 
-FLOAT32 = LoadOptions(dtype="float32")
+FLOAT32 = ModelOptions(dtype="float32")
 SIZES = [(150, 100), (300, 100), (100, 300), (96, 72), (60, 110), (13, 200), (401, 37), (84, 84)]
 
 

@@ -85,7 +85,7 @@ def test_pixel_limit_refuses_bombs_and_admits_large_pages():
 
 
 def test_default_limit_admits_a_35_megapixel_page():
-    from vea_augment.data.images import DEFAULT_MAX_PIXELS
+    from vea_augment.options import MAX_IMAGE_PIXELS as DEFAULT_MAX_PIXELS
 
     assert DEFAULT_MAX_PIXELS >= 7000 * 5000
 

@@ -24,19 +24,18 @@ from synthetic_images import encoded, noise_image
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.attribution.layer_choice import resolve_layers
 from vea_augment.cli import cli
-from vea_augment.distributed.workers import ModelSpec
 from vea_augment.errors import ConfigError
 from vea_augment.jobs.augment import AugmentJob, run_augment_job
 from vea_augment.jobs.profile import ProfileJob, run_profile_job
 from vea_augment.method.layer_profile import flat_scores, view_labels
 from vea_augment.method.ranking_metrics import auroc
-from vea_augment.models.loading import LoadOptions
 from vea_augment.models.published_layers import (
     PROFILE_DIR,
     PUBLISHED_LAYERS,
     profile_file_name,
     published_profile,
 )
+from vea_augment.options import ModelOptions
 from vea_augment.schemas.profile import LayerProfile
 from vea_augment.steps.augment import AugmentSettings
 from vea_augment.testing.tiny import build_tiny_checkpoint
@@ -59,7 +58,7 @@ def model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def attributor(model_dir) -> Attributor:
-    return Attributor.from_pretrained(model_dir, [0], LoadOptions(dtype="float32"))
+    return Attributor.from_pretrained(model_dir, [0], ModelOptions(dtype="float32"))
 
 
 def planted_boxes(attributor: Attributor, image: Image.Image, top: int = 3) -> list[list[float]]:
@@ -104,7 +103,8 @@ def profiling_input(tmp_path_factory, attributor) -> str:
 def profile(profiling_input, model_dir, local_ray, tmp_path_factory) -> LayerProfile:
     output = tmp_path_factory.mktemp("profile") / "profile.json"
     job = ProfileJob(
-        model=ModelSpec(str(model_dir), (0,), dtype="float32", device="cpu"),
+        model=str(model_dir),
+        loading=ModelOptions(dtype="float32", device="cpu"),
         input=profiling_input,
         output=output,
         top_frac=0.25,
@@ -151,7 +151,9 @@ def test_profile_and_augment_agree_on_each_layers_auroc(
             AugmentJob(
                 input=profiling_input,
                 output=output,
-                model=ModelSpec(str(model_dir), (layer,), dtype="float32", device="cpu"),
+                model=str(model_dir),
+                layers=(layer,),
+                loading=ModelOptions(dtype="float32", device="cpu"),
                 settings=AugmentSettings(batch_size=3, keep_original=True),
             ),
             show_progress=False,
@@ -182,7 +184,8 @@ def test_a_profiling_set_without_usable_samples_is_an_error_that_says_so(
         record = {"id": "a", "question": QUESTION, "answers": ["x"]}
         sink.write({"__key__": "a", "json": record, "png": encoded(noise_image(30, 30, 1))})
     job = ProfileJob(
-        model=ModelSpec(str(model_dir), (0,), dtype="float32", device="cpu"),
+        model=str(model_dir),
+        loading=ModelOptions(dtype="float32", device="cpu"),
         input=str(tmp_path / "none.tar"),
         output=tmp_path / "profile.json",
     )

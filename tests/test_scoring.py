@@ -13,17 +13,16 @@ from PIL import Image
 
 from vea_augment._version import __version__
 from vea_augment.errors import ConfigError
+from vea_augment.jobs.score import output_paths, write_score_report
 from vea_augment.method.answer_metrics import NORMALIZER_NAME
 from vea_augment.reports.score_report import render_markdown
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.schemas.report import MethodScores, ScoreReport
 from vea_augment.steps.score import (
     bootstrap_interval,
-    output_paths,
     read_predictions,
     sample_scores,
     score_predictions,
-    write_score_report,
 )
 
 RESAMPLES = 200
@@ -333,7 +332,7 @@ def test_write_score_report_writes_valid_json_markdown_and_png(
         pred("a", "vea-both", "dog", ["cat"], dataset="charts"),
     ]
     path = write_jsonl(tmp_path / "p.jsonl", records, tail='{"id": "trunc')
-    with caplog.at_level(logging.WARNING, logger="vea_augment.steps.score"):
+    with caplog.at_level(logging.WARNING, logger="vea_augment.jobs.score"):
         report, written = write_score_report(path, tmp_path / "out" / "report", RESAMPLES, seed=1)
     assert written == list(output_paths(tmp_path / "out" / "report"))
     assert [p.name for p in written] == ["report.json", "report.md", "report.png"]

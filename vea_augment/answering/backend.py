@@ -6,9 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-MAX_NEW_TOKENS = 50
-"""The paper's answer budget: greedy decoding, at most 50 new tokens."""
-
 BackendName = Literal["transformers", "endpoint"]
 
 

@@ -20,13 +20,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from vea_augment.answering.backend import (
-    MAX_NEW_TOKENS,
     AnswerOutcome,
     AnswerRequest,
     EncodedImage,
 )
 from vea_augment.data.images import decode_image, encode_image
 from vea_augment.errors import VEAError
+from vea_augment.options import (
+    API_KEY_ENV,
+    ENDPOINT_ATTEMPTS,
+    ENDPOINT_BACKOFF_S,
+    ENDPOINT_CONCURRENCY,
+    ENDPOINT_TIMEOUT_S,
+    MAX_NEW_TOKENS,
+)
 
 _MIME = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
@@ -46,11 +53,11 @@ class EndpointSettings:
 
     url: str
     model: str
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = 60.0
-    attempts: int = 3
-    backoff_s: float = 0.5
-    concurrency: int = 8
+    api_key_env: str = API_KEY_ENV
+    timeout_s: float = ENDPOINT_TIMEOUT_S
+    attempts: int = ENDPOINT_ATTEMPTS
+    backoff_s: float = ENDPOINT_BACKOFF_S
+    concurrency: int = ENDPOINT_CONCURRENCY
     max_tokens: int = MAX_NEW_TOKENS
 
     @property

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from vea_augment.answering.backend import MAX_NEW_TOKENS, AnswerBackend, BackendName
+from vea_augment.answering.backend import AnswerBackend, BackendName
 from vea_augment.answering.endpoint_backend import EndpointBackend, EndpointSettings
-from vea_augment.data.images import DEFAULT_MAX_PIXELS
+from vea_augment.options import ANSWER_BATCH_SIZE, MAX_IMAGE_PIXELS, MAX_NEW_TOKENS, ModelOptions
 
 
 @dataclass(frozen=True)
@@ -15,12 +15,10 @@ class BackendSpec:
 
     kind: BackendName
     model: str
-    dtype: str = "auto"
-    device: str | None = None
-    trust_remote_code: bool = False
-    batch_size: int = 8
+    loading: ModelOptions = field(default_factory=ModelOptions)
+    batch_size: int = ANSWER_BATCH_SIZE
     max_new_tokens: int = MAX_NEW_TOKENS
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int = MAX_IMAGE_PIXELS
     endpoint: EndpointSettings | None = None
 
     @property
@@ -34,18 +32,11 @@ class BackendSpec:
             if self.endpoint is None:
                 raise ValueError("an endpoint backend needs EndpointSettings")
             return EndpointBackend(self.endpoint)
-        import torch
-
         from vea_augment.answering.transformers_backend import TransformersBackend
-        from vea_augment.models.loading import LoadOptions
 
-        device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        options = LoadOptions(
-            dtype=self.dtype, device=device, trust_remote_code=self.trust_remote_code
-        )
         return TransformersBackend.load(
             self.model,
-            options,
+            self.loading,
             batch_size=self.batch_size,
             max_new_tokens=self.max_new_tokens,
             max_pixels=self.max_pixels,

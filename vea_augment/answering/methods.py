@@ -35,8 +35,6 @@ METHODS: dict[str, MethodSpec] = {
 }
 assert set(METHODS) == set(get_args(Method))
 
-DEFAULT_METHODS = "base,inst,vea"
-
 
 def parse_methods(text: str) -> list[MethodSpec]:
     """Comma-separated method names, in the given order, without repeats.

@@ -14,11 +14,17 @@ from typing import Any
 import torch
 from PIL import Image
 
-from vea_augment.answering.backend import MAX_NEW_TOKENS, AnswerOutcome, AnswerRequest
-from vea_augment.data.images import DEFAULT_MAX_PIXELS, decode_image
+from vea_augment.answering.backend import AnswerOutcome, AnswerRequest
+from vea_augment.data.images import decode_image
 from vea_augment.errors import VEAError
-from vea_augment.models.loading import LoadOptions, load_model_and_processor
+from vea_augment.models.loading import load_model_and_processor
 from vea_augment.models.prompting import render_chat_prompt
+from vea_augment.options import (
+    ANSWER_BATCH_SIZE,
+    MAX_IMAGE_PIXELS,
+    MAX_NEW_TOKENS,
+    ModelOptions,
+)
 
 
 class TransformersBackend:
@@ -35,9 +41,9 @@ class TransformersBackend:
         model: Any,
         processor: Any,
         model_id: str,
-        batch_size: int = 8,
+        batch_size: int = ANSWER_BATCH_SIZE,
         max_new_tokens: int = MAX_NEW_TOKENS,
-        max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_pixels: int = MAX_IMAGE_PIXELS,
     ) -> None:
         from transformers import GenerationConfig
 
@@ -59,7 +65,9 @@ class TransformersBackend:
         )
 
     @classmethod
-    def load(cls, model_id: str, options: LoadOptions, **settings: Any) -> TransformersBackend:
+    def load(
+        cls, model_id: str, options: ModelOptions | None = None, **settings: Any
+    ) -> TransformersBackend:
         """Load ``model_id`` (hub id or local directory) and answer with it."""
         model, processor = load_model_and_processor(model_id, options)
         return cls(model, processor, model_id, **settings)

@@ -30,9 +30,10 @@ from vea_augment.errors import GeometryError
 from vea_augment.method.pipeline import evidence_mask, highlight_with_views
 from vea_augment.method.types import MaskConfig, TokenView
 from vea_augment.models.adapter import FamilyAdapter, ViewLayout
-from vea_augment.models.loading import LoadOptions, load_model_and_processor
+from vea_augment.models.loading import load_model_and_processor
 from vea_augment.models.prompting import PromptStyle, question_text, render_chat_prompt
 from vea_augment.models.registry import adapter_for
+from vea_augment.options import ModelOptions
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ class Attributor:
         cls,
         model_id: str | Path,
         layers: Sequence[int],
-        options: LoadOptions | None = None,
+        options: ModelOptions | None = None,
         **kwargs: Any,
     ) -> Attributor:
         """Load ``model_id`` (hub id or local directory) and attribute at ``layers``."""

@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from vea_augment.errors import ImageDecodeError
+from vea_augment.options import MAX_IMAGE_PIXELS
 
 #: Default pixel limit: admits Visual-CoT's ~35 Mpx pages, refuses decompression bombs.
-DEFAULT_MAX_PIXELS = 100_000_000
 
 #: Image formats kept on output, by WebDataset extension.
 FORMAT_BY_EXTENSION = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
@@ -54,7 +54,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
 def decode_image(
     data: bytes | Path | str,
     *,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int = MAX_IMAGE_PIXELS,
     name: str = "image",
 ) -> Image.Image:
     """Decode bytes or a file into an RGB image, honouring EXIF orientation.

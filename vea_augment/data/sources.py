@@ -16,6 +16,7 @@ from typing import Literal
 import braceexpand
 
 from vea_augment.errors import ConfigError
+from vea_augment.options import SAMPLES_PER_SHARD
 
 ShardKind = Literal["webdataset", "jsonl"]
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -53,7 +54,7 @@ def _jsonl_tasks(path: Path, samples_per_shard: int, image_root: str | None) -> 
 
 
 def plan_shards(
-    source: str, samples_per_shard: int = 1000, image_root: str | None = None
+    source: str, samples_per_shard: int = SAMPLES_PER_SHARD, image_root: str | None = None
 ) -> list[ShardTask]:
     """Expand ``source`` into its input shards, numbered from 0 in input order.
 

@@ -16,10 +16,13 @@ from vea_augment.demo.corpus import Degradation, generate_samples, write_webdata
 from vea_augment.demo.training.evaluate import bundled_recipe
 from vea_augment.demo.training.train import BUNDLED_MODEL_DIR
 from vea_augment.errors import ConfigError
+from vea_augment.options import ModelOptions
 from vea_augment.steps.augment import AugmentSettings
 
 DEMO_SEED = 20251020
 DEMO_METHODS = "base,vea"
+FLOAT32 = ModelOptions(dtype="float32")
+"""The bundled model is tiny: float32 everywhere, on whatever device is there."""
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,11 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
     from vea_augment.answering.factory import BackendSpec
     from vea_augment.answering.methods import parse_methods
     from vea_augment.distributed.cluster import connect
-    from vea_augment.distributed.workers import ModelSpec
+    from vea_augment.jobs.analyze import analyze_source
     from vea_augment.jobs.answer import AnswerJob, run_answer_job
     from vea_augment.jobs.augment import AugmentJob, run_augment_job
     from vea_augment.jobs.profile import ProfileJob, run_profile_job
-    from vea_augment.models.loading import LoadOptions
-    from vea_augment.steps.analyze import analyze_source
-    from vea_augment.steps.score import write_score_report
+    from vea_augment.jobs.score import write_score_report
 
     if not (settings.model / "config.json").is_file():
         raise ConfigError(
@@ -97,7 +98,8 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
         profile_path = output / "profile.json"
         profile = run_profile_job(
             ProfileJob(
-                model=ModelSpec(model, (0,), dtype="float32"),
+                model=model,
+                loading=FLOAT32,
                 input=source,
                 output=profile_path,
                 limit=settings.profile_samples,
@@ -112,7 +114,9 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
             AugmentJob(
                 input=source,
                 output=shards,
-                model=ModelSpec(model, layers, dtype="float32"),
+                model=model,
+                layers=layers,
+                loading=FLOAT32,
                 settings=AugmentSettings(batch_size=8, keep_original=True),
             ),
             show_progress=show,
@@ -123,7 +127,7 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
             AnswerJob(
                 input=str(shards),
                 output=predictions,
-                backend=BackendSpec("transformers", model, dtype="float32", batch_size=16),
+                backend=BackendSpec("transformers", model, FLOAT32, batch_size=16),
                 methods=tuple(parse_methods(DEMO_METHODS)),
             ),
             show_progress=show,
@@ -138,7 +142,7 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
         source,
         output / "analysis",
         model,
-        LoadOptions(dtype="float32"),
+        FLOAT32,
         limit=2 * settings.samples,
         given_layers=layers,
         batch_size=8,

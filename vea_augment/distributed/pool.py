@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from vea_augment.distributed.cluster import ActorPlan, connect, plan_actors
 from vea_augment.distributed.scheduler import ActorPool, ShardOutcome, ShardWork, run_shards
+from vea_augment.options import MAX_SHARD_ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class PoolRequest:
     num_actors: int | None = None
     use_gpus: bool = True
     address: str | None = None
-    max_attempts: int = 3
+    max_attempts: int = MAX_SHARD_ATTEMPTS
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from vea_augment.data.sources import ShardTask, plan_shards
 from vea_augment.distributed.pool import PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import worker_name
+from vea_augment.options import MAX_SHARD_ATTEMPTS
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.steps.answer import PredictionKey, answer_samples
 
@@ -55,7 +56,7 @@ class AnswerJob:
     methods: tuple[MethodSpec, ...]
     num_actors: int | None = None
     address: str | None = None
-    max_attempts: int = 3
+    max_attempts: int = MAX_SHARD_ATTEMPTS
     retry_errors: bool = False
 
 

@@ -27,7 +27,8 @@ from vea_augment.data.writer import (
 from vea_augment.distributed.cluster import ActorPlan
 from vea_augment.distributed.pool import PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
-from vea_augment.distributed.workers import ModelSpec, load_attributor, worker_name
+from vea_augment.distributed.workers import pin_torch_threads, worker_name
+from vea_augment.options import MAX_SHARD_ATTEMPTS, SAMPLES_PER_SHARD, ModelOptions
 from vea_augment.schemas.manifest import JobManifest
 from vea_augment.steps.augment import AugmentSettings, augment_shard
 
@@ -38,13 +39,15 @@ class AugmentJob:
 
     input: str
     output: Path
-    model: ModelSpec
+    model: str
+    layers: tuple[int, ...]
+    loading: ModelOptions = field(default_factory=ModelOptions)
     settings: AugmentSettings = field(default_factory=AugmentSettings)
-    samples_per_shard: int = 1000
+    samples_per_shard: int = SAMPLES_PER_SHARD
     image_root: str | None = None
     num_actors: int | None = None
     address: str | None = None
-    max_attempts: int = 3
+    max_attempts: int = MAX_SHARD_ATTEMPTS
 
 
 @dataclass
@@ -86,9 +89,18 @@ class AugmentActor:
     """Holds one model (on its GPU, or the CPU) and augments whole shards."""
 
     def __init__(
-        self, spec: ModelSpec, settings: AugmentSettings, output: str, torch_threads: int
+        self,
+        model: str,
+        layers: tuple[int, ...],
+        loading: ModelOptions,
+        settings: AugmentSettings,
+        output: str,
+        torch_threads: int,
     ) -> None:
-        self.attributor = load_attributor(spec, torch_threads)
+        from vea_augment.attribution import Attributor
+
+        pin_torch_threads(torch_threads)
+        self.attributor = Attributor.from_pretrained(model, list(layers), loading)
         self.settings = settings
         self.output = Path(output)
         self.name = worker_name()
@@ -113,7 +125,7 @@ def _package_versions() -> dict[str, str]:
 
 def _manifest(job: AugmentJob) -> JobManifest:
     config = {
-        "model": asdict(job.model),
+        "model": {"model": job.model, "layers": list(job.layers), **asdict(job.loading)},
         "settings": {**asdict(job.settings), "mask": asdict(job.settings.mask)},
         "samples_per_shard": job.samples_per_shard,
         "image_root": job.image_root,
@@ -173,6 +185,8 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
             actor_class=AugmentActor,
             arguments=lambda plan: (
                 job.model,
+                job.layers,
+                job.loading,
                 job.settings,
                 str(job.output.resolve()),
                 int(plan.num_cpus),

@@ -7,22 +7,28 @@ one actor per GPU scores its chunks; the driver combines the per-sample scores.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ray
 
-from vea_augment.data.images import DEFAULT_MAX_PIXELS
 from vea_augment.data.writer import write_json_atomic
 from vea_augment.distributed.pool import PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
-from vea_augment.distributed.workers import ModelSpec, load_attributor
-from vea_augment.method.labels import LabelRule
+from vea_augment.distributed.workers import pin_torch_threads
+from vea_augment.options import (
+    ATTRIBUTION_BATCH_SIZE,
+    LABEL_RULE,
+    MAX_IMAGE_PIXELS,
+    PROFILE_LIMIT,
+    SAMPLES_PER_SHARD,
+    TOP_FRAC,
+    LabelRule,
+    ModelOptions,
+)
 from vea_augment.schemas.profile import ExcludedSample, LayerProfile
 from vea_augment.steps.profile import (
-    DEFAULT_PROFILE_LIMIT,
-    DEFAULT_TOP_FRAC,
     ProfileSample,
     SampleProfile,
     collect_profile_samples,
@@ -46,17 +52,18 @@ class ProfileChunk:
 class ProfileJob:
     """Everything ``vea-augment profile`` was asked to do."""
 
-    model: ModelSpec
+    model: str
     input: str
     output: Path
-    limit: int | None = DEFAULT_PROFILE_LIMIT
-    top_frac: float = DEFAULT_TOP_FRAC
-    rule: LabelRule = "any"
+    loading: ModelOptions = field(default_factory=ModelOptions)
+    limit: int | None = PROFILE_LIMIT
+    top_frac: float = TOP_FRAC
+    rule: LabelRule = LABEL_RULE
     per_head: bool = False
-    batch_size: int = 4
-    samples_per_shard: int = 1000
+    batch_size: int = ATTRIBUTION_BATCH_SIZE
+    samples_per_shard: int = SAMPLES_PER_SHARD
     image_root: str | None = None
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int = MAX_IMAGE_PIXELS
     num_actors: int | None = None
     address: str | None = None
 
@@ -66,9 +73,18 @@ class ProfileActor:
     """Holds one model and scores chunks of profiling samples at every decoder layer."""
 
     def __init__(
-        self, spec: ModelSpec, rule: str, per_head: bool, batch_size: int, threads: int
+        self,
+        model: str,
+        loading: ModelOptions,
+        rule: str,
+        per_head: bool,
+        batch_size: int,
+        threads: int,
     ) -> None:
-        self.attributor = load_attributor(spec, threads)
+        from vea_augment.attribution import Attributor
+
+        pin_torch_threads(threads)
+        self.attributor = Attributor.from_pretrained(model, [0], loading)
         self.rule, self.per_head, self.batch_size = rule, per_head, batch_size
 
     def run_chunk(self, chunk: ProfileChunk) -> dict[str, Any]:
@@ -121,6 +137,7 @@ def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile
             actor_class=ProfileActor,
             arguments=lambda plan: (
                 job.model,
+                job.loading,
                 job.rule,
                 job.per_head,
                 job.batch_size,
@@ -138,7 +155,7 @@ def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile
     profile = summarize_profile(
         profiles,
         excluded,
-        model_id=job.model.model,
+        model_id=job.model,
         num_layers=int(model_facts.get("num_layers", 1)),
         top_frac=job.top_frac,
         rule=job.rule,

@@ -10,6 +10,7 @@ from vea_augment.errors import ConfigError
 from vea_augment.method.validation import check_box_array
 
 LabelRule = Literal["any", "half", "all"]
+DEFAULT_LABEL_RULE: LabelRule = "any"
 _RULES: tuple[str, ...] = ("any", "half", "all")
 # "all" tolerates float rounding of the covered area, nothing more.
 _ALL_TOLERANCE = 1e-9
@@ -49,7 +50,7 @@ def covered_fraction(token_boxes: np.ndarray, evidence_boxes: np.ndarray) -> np.
 
 
 def evidence_labels(
-    token_boxes: np.ndarray, evidence_boxes: np.ndarray, rule: LabelRule = "any"
+    token_boxes: np.ndarray, evidence_boxes: np.ndarray, rule: LabelRule = DEFAULT_LABEL_RULE
 ) -> np.ndarray:
     """Label each token box as evidence (True) or not, from its :func:`covered_fraction`.
 

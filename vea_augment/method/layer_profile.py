@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from vea_augment.errors import ConfigError
-from vea_augment.method.labels import LabelRule, evidence_labels
+from vea_augment.method.labels import DEFAULT_LABEL_RULE, LabelRule, evidence_labels
 from vea_augment.method.ranking_metrics import auroc, ndcg
 from vea_augment.method.types import TokenView
 
@@ -25,7 +25,9 @@ def flat_scores(views: Sequence[TokenView]) -> np.ndarray:
 
 
 def view_labels(
-    views: Sequence[TokenView], evidence_boxes: np.ndarray | Sequence, rule: LabelRule = "any"
+    views: Sequence[TokenView],
+    evidence_boxes: np.ndarray | Sequence,
+    rule: LabelRule = DEFAULT_LABEL_RULE,
 ) -> np.ndarray:
     """Evidence label of every token of every view, flattened in view order."""
     boxes = np.asarray(evidence_boxes, dtype=np.float64).reshape(-1, 4)

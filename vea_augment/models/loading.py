@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from vea_augment.errors import ConfigError
+from vea_augment.options import ModelOptions
 
 DTYPES = {
     "float32": torch.float32,
@@ -16,17 +16,6 @@ DTYPES = {
     "bfloat16": torch.bfloat16,
     "auto": "auto",
 }
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to load: dtype name, device (``cpu``, ``cuda``, ``cuda:1``), remote code, kernel."""
-
-    dtype: str = "auto"
-    device: str = "cpu"
-    trust_remote_code: bool = False
-    attn_implementation: str = "sdpa"
-    local_files_only: bool = False
 
 
 def resolve_dtype(name: str, device: str) -> Any:
@@ -39,7 +28,7 @@ def resolve_dtype(name: str, device: str) -> Any:
 
 
 def load_model_and_processor(
-    model_id: str | Path, options: LoadOptions | None = None
+    model_id: str | Path, options: ModelOptions | None = None
 ) -> tuple[Any, Any]:
     """``(model, processor)`` via ``AutoModelForImageTextToText`` / ``AutoProcessor``.
 
@@ -48,7 +37,8 @@ def load_model_and_processor(
     """
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    options = options or LoadOptions()
+    options = options or ModelOptions()
+    device = options.resolved_device()
     source = str(model_id)
     if source.startswith((".", "/")) and not Path(source).is_dir():
         raise ConfigError(f"model directory {source!r} does not exist")
@@ -60,13 +50,13 @@ def load_model_and_processor(
         processor = AutoProcessor.from_pretrained(source, **common)
         model = AutoModelForImageTextToText.from_pretrained(
             source,
-            dtype=resolve_dtype(options.dtype, options.device),
+            dtype=resolve_dtype(options.dtype, device),
             attn_implementation=options.attn_implementation,
             **common,
         )
     except OSError as error:
         raise ConfigError(f"cannot load model {source!r}: {error}") from error
-    model.to(options.device).eval()
+    model.to(device).eval()
     tokenizer = getattr(processor, "tokenizer", None)
     if tokenizer is not None:
         tokenizer.padding_side = "left"

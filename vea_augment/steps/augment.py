@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
 
 from vea_augment._version import __version__
 from vea_augment.data.images import (
-    DEFAULT_MAX_PIXELS,
     FORMAT_BY_EXTENSION,
     decode_image,
     encode_image,
@@ -40,11 +39,10 @@ from vea_augment.method.pipeline import evidence_mask
 from vea_augment.method.types import MaskConfig, TokenView
 from vea_augment.method.validation import clip_boxes
 from vea_augment.models.prompting import QA_PROMPT, VEA_INSTRUCTION
+from vea_augment.options import ATTRIBUTION_BATCH_SIZE, MAX_IMAGE_PIXELS, ON_ERROR, OnError
 from vea_augment.schemas.sample import InputSample, parse_input_sample
 from vea_augment.schemas.sidecar import SampleTiming, VEASidecar, ViewGrid
 from vea_augment.schemas.stats import FailureRecord, ShardStats
-
-OnError = Literal["passthrough", "skip"]
 
 
 class AttributionResult(Protocol):
@@ -70,11 +68,11 @@ class AugmentSettings:
     """Per-job options of ``vea-augment augment`` that shape each output sample."""
 
     mask: MaskConfig = field(default_factory=MaskConfig)
-    batch_size: int = 4
+    batch_size: int = ATTRIBUTION_BATCH_SIZE
     keep_original: bool = False
     image_format: str | None = None
-    on_error: OnError = "passthrough"
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    on_error: OnError = ON_ERROR
+    max_pixels: int = MAX_IMAGE_PIXELS
 
 
 @dataclass

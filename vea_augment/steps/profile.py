@@ -19,11 +19,9 @@ import numpy as np
 from PIL import Image
 
 from vea_augment._version import __version__
-from vea_augment.data.images import DEFAULT_MAX_PIXELS
 from vea_augment.data.readers import read_shard
 from vea_augment.data.sources import plan_shards
 from vea_augment.errors import ConfigError, VEAError
-from vea_augment.method.labels import LabelRule
 from vea_augment.method.layer_profile import (
     flat_scores,
     ranking_quality,
@@ -31,11 +29,16 @@ from vea_augment.method.layer_profile import (
     view_labels,
 )
 from vea_augment.method.ranking_metrics import auroc, nan_excluding_mean
+from vea_augment.options import (
+    LABEL_RULE,
+    MAX_IMAGE_PIXELS,
+    PROFILE_LIMIT,
+    SAMPLES_PER_SHARD,
+    TOP_FRAC,
+    LabelRule,
+)
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
 from vea_augment.steps.augment import AugmentSettings, prepare_sample
-
-DEFAULT_TOP_FRAC = 0.1
-DEFAULT_PROFILE_LIMIT = 100
 
 
 @dataclass
@@ -62,9 +65,9 @@ class SampleProfile:
 
 def iter_profile_samples(
     source: str,
-    samples_per_shard: int = 1000,
+    samples_per_shard: int = SAMPLES_PER_SHARD,
     image_root: str | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int = MAX_IMAGE_PIXELS,
     require_boxes: bool = True,
 ) -> Iterator[ProfileSample | ExcludedSample]:
     """Every input sample in order: decoded (with its boxes, if ``require_boxes``), or
@@ -89,7 +92,7 @@ def iter_profile_samples(
 
 
 def collect_profile_samples(
-    source: str, limit: int | None = DEFAULT_PROFILE_LIMIT, **reading: Any
+    source: str, limit: int | None = PROFILE_LIMIT, **reading: Any
 ) -> tuple[list[ProfileSample], list[ExcludedSample]]:
     """The first ``limit`` usable samples of ``source`` and every sample excluded before them."""
     usable: list[ProfileSample] = []
@@ -113,7 +116,7 @@ def _label_problem(labels: np.ndarray) -> str | None:
 
 
 def score_attribution(
-    sample: ProfileSample, attribution: Any, rule: LabelRule = "any"
+    sample: ProfileSample, attribution: Any, rule: LabelRule = LABEL_RULE
 ) -> SampleProfile:
     """Per-layer AUROC/NDCG (and per-head AUROC when captured) of one attributed sample."""
     layers = sorted(attribution.layer_views)
@@ -136,7 +139,7 @@ def score_attribution(
 def profile_batch(
     attributor: Any,
     samples: Sequence[ProfileSample],
-    rule: LabelRule = "any",
+    rule: LabelRule = LABEL_RULE,
     per_head: bool = False,
 ) -> list[SampleProfile]:
     """Capture every decoder layer for a batch and score each sample; one bad sample is
@@ -170,8 +173,8 @@ def summarize_profile(
     excluded: Sequence[ExcludedSample],
     model_id: str,
     num_layers: int,
-    top_frac: float = DEFAULT_TOP_FRAC,
-    rule: LabelRule = "any",
+    top_frac: float = TOP_FRAC,
+    rule: LabelRule = LABEL_RULE,
     revision: str | None = None,
 ) -> LayerProfile:
     """The per-layer table (mean and spread over samples) and the chosen layers.

@@ -43,6 +43,7 @@ from vea_augment.method.answer_metrics import (
     token_f1,
     vqa_accuracy,
 )
+from vea_augment.options import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from vea_augment.schemas.prediction import Method, Prediction
 from vea_augment.schemas.report import Interval, MethodScores, ScoreReport, SeeingNotBelieving
 
@@ -323,8 +324,8 @@ def seeing_not_believing(
 def score_predictions(
     predictions: Sequence[Prediction],
     predictions_label: str,
-    resamples: int = 1000,
-    seed: int = 0,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
 ) -> ScoreReport:
     """Score de-duplicated predictions into a :class:`ScoreReport`.
 
@@ -356,54 +357,3 @@ def score_predictions(
         seeing_not_believing=[entry for entry in split if entry is not None],
         tool_version=__version__,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# The whole step
-
-
-def output_paths(output_prefix: Path) -> tuple[Path, Path, Path]:
-    """``<prefix>.json``, ``.md`` and ``.png``: the suffix is appended, never swapped."""
-    prefix = str(output_prefix)
-    return Path(prefix + ".json"), Path(prefix + ".md"), Path(prefix + ".png")
-
-
-def _log_skipped(loaded: LoadedPredictions, excluded: int) -> None:
-    for bad in loaded.malformed_lines:
-        logger.warning("skipped line %d of predictions: %s", bad.line, bad.reason)
-    if loaded.duplicates_replaced:
-        logger.warning(
-            "%d duplicate prediction(s) replaced by a later line", loaded.duplicates_replaced
-        )
-    if excluded:
-        logger.warning("%d prediction(s) without references excluded from scoring", excluded)
-
-
-def write_score_report(
-    predictions_path: Path, output_prefix: Path, resamples: int = 1000, seed: int = 0
-) -> tuple[ScoreReport, list[Path]]:
-    """Read, score and write ``<prefix>.json``, ``<prefix>.md`` and ``<prefix>.png``.
-
-    Promises: the JSON validates against :class:`ScoreReport`; the Markdown lists skipped lines
-    and excluded predictions; skipped lines are also logged as warnings (stderr by default).
-    Returns the report and the three paths written. Raises :class:`ConfigError` when the file
-    holds no valid prediction or none of them has references.
-    """
-    from vea_augment.reports.score_report import plot_score_chart, render_markdown
-
-    loaded = read_predictions(predictions_path)
-    excluded = sum(not has_references(p) for p in loaded.predictions)
-    if excluded == len(loaded.predictions):
-        raise ConfigError(
-            f"none of the {excluded} prediction(s) in {str(predictions_path)!r} has references; "
-            "nothing can be scored"
-        )
-    _log_skipped(loaded, excluded)
-    report = score_predictions(loaded.predictions, str(predictions_path), resamples, seed)
-    json_path, markdown_path, png_path = output_paths(output_prefix)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    markdown = render_markdown(report, loaded.malformed_lines, excluded, loaded.duplicates_replaced)
-    markdown_path.write_text(markdown, encoding="utf-8")
-    plot_score_chart(report, png_path)
-    return report, [json_path, markdown_path, png_path]

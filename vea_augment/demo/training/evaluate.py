@@ -18,8 +18,8 @@ from vea_augment.demo.corpus import Kind, SyntheticSample, generate_samples
 from vea_augment.demo.training.train import BUNDLED_MODEL_DIR, HELD_OUT_SEED
 from vea_augment.method.answer_metrics import exact_match
 from vea_augment.method.layer_profile import flat_scores, view_labels
-from vea_augment.models.loading import LoadOptions
 from vea_augment.models.prompting import question_text
+from vea_augment.options import ModelOptions
 from vea_augment.steps.profile import ProfileSample, score_attribution, summarize_profile
 
 
@@ -58,7 +58,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Held-out exact match (base and VEA prompts), the profile of every layer, and how often
     each layer's top object is the asked one."""
-    options = LoadOptions(dtype="float32")
+    options = ModelOptions(dtype="float32")
     backend = TransformersBackend.load(str(model_dir), options, batch_size=batch_size)
     samples = generate_samples(count, HELD_OUT_SEED, kinds=kinds)
     attributor = Attributor(backend.model, backend.processor, [0], model_id=str(model_dir))

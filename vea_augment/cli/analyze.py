@@ -1,0 +1,85 @@
+"""``vea-augment analyze``: "seeing but not believing" diagnostics by decoder layer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vea_augment import options as defaults
+from vea_augment.cli.common import (
+    batch_size_option,
+    input_option,
+    input_reading_options,
+    layer_options,
+    model_loading_options,
+    model_option,
+    model_options,
+    top_frac_option,
+)
+
+
+@click.command("analyze")
+@model_option("Hub id or local directory of the VLM.")
+@input_option(
+    "Samples (ideally with evidence boxes): WebDataset shards, a JSONL file, or a folder."
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for analysis.json, layers.csv and the PNG figures.",
+)
+@click.option(
+    "--limit", default=defaults.PROFILE_LIMIT, show_default=True, type=click.IntRange(min=1)
+)
+@layer_options(
+    profile_help="A profile.json, or a model id with published layers.",
+    layers_help="Chosen layers to mark and map, e.g. 18,22,24.",
+)
+@top_frac_option(
+    "Without --layers/--profile: mark the top ceil(frac x L) layers by this run's AUROC."
+)
+@batch_size_option(defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@input_reading_options
+@model_loading_options
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def analyze_command(**options: Any) -> None:
+    """Seeing-but-not-believing diagnostics: attention by layer, split by correctness.
+
+    Per decoder layer: the relative attention per token (RAPT) of text, image, evidence and
+    non-evidence image tokens, and the AUROC of the image attention against the evidence
+    boxes, each over all samples and split by whether the base-prompt answer (greedy, exact
+    match) was right. Writes analysis.json, layers.csv, rapt_by_layer.png,
+    evidence_by_layer.png, auroc_by_layer.png and contact_sheet.png.
+    """
+    from vea_augment.attribution.layer_choice import resolve_layers
+    from vea_augment.jobs.analyze import analyze_source
+
+    given = None
+    if options["layers"] or options["profile"]:
+        given, _ = resolve_layers(options["model"], options["layers"], options["profile"])
+    analysis, paths = analyze_source(
+        options["input_"],
+        options["output"],
+        options["model"],
+        model_options(options),
+        options["limit"],
+        given,
+        options["top_frac"],
+        batch_size=options["batch_size"],
+        show_progress=not options["no_progress"],
+        samples_per_shard=options["samples_per_shard"],
+        image_root=options["image_root"],
+        max_pixels=options["max_pixels"],
+    )
+    right = sum(sample.correct for sample in analysis.samples)
+    click.echo(
+        f"{len(analysis.samples)} samples analysed ({right} answered right), "
+        f"{len(analysis.excluded)} excluded; chosen layers "
+        f"{','.join(map(str, analysis.chosen_layers))} ({analysis.layer_source})"
+    )
+    for path in paths:
+        click.echo(f"wrote {path}")

@@ -1,0 +1,132 @@
+"""``vea-augment augment``: evidence-highlighted images and mask sidecars as shards."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vea_augment import options as defaults
+from vea_augment.cli.common import (
+    batch_size_option,
+    input_option,
+    input_reading_options,
+    layer_options,
+    model_loading_options,
+    model_option,
+    model_options,
+    num_actors_option,
+    ray_options,
+)
+from vea_augment.options import MaskConfig
+
+PAPER_MASK = MaskConfig()
+
+
+@click.command("augment")
+@model_option("Hub id or local directory of the VLM that attributes (may be a delegate).")
+@input_option(
+    "WebDataset shards (paths, brace patterns, URLs, pipe:), a JSONL file, or "
+    "a folder with one JSONL and its images."
+)
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder for shard-NNNNN.tar, _stats/ and _manifest.json.",
+)
+@layer_options(
+    profile_help="A profile.json from `vea-augment profile`, or a model id with published layers.",
+    layers_help="Decoder layers to read, e.g. 18,22,24 (0-based).",
+)
+@click.option(
+    "--alpha",
+    default=PAPER_MASK.alpha,
+    show_default=True,
+    type=float,
+    help="Eq. 4 dimming floor: pixel x (alpha + (1 - alpha) x map).",
+)
+@click.option(
+    "--sigma",
+    default=PAPER_MASK.sigma,
+    show_default=True,
+    type=float,
+    help="Eq. 3 blur: <= 1 fraction of the shorter side, > 1 pixels, 0 off.",
+)
+@click.option(
+    "--lam",
+    default=PAPER_MASK.lam,
+    show_default=True,
+    type=float,
+    help="Eq. 2 spike factor: a token above lam x its neighbours' max is replaced.",
+)
+@click.option("--no-denoise", is_flag=True, help="Ablation: skip Eq. 2.")
+@click.option("--no-smooth", is_flag=True, help="Ablation: skip Eq. 3.")
+@batch_size_option(defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@num_actors_option("Model actors")
+@click.option("--keep-original", is_flag=True, help="Also store the original image (orig.<ext>).")
+@click.option(
+    "--image-format",
+    type=click.Choice(["jpg", "png", "webp"]),
+    help="Output image format (default: the input's).",
+)
+@click.option(
+    "--on-error",
+    type=click.Choice(["passthrough", "skip"]),
+    default=defaults.ON_ERROR,
+    show_default=True,
+    help="A failed sample is written unhighlighted with an error sidecar, or left out "
+    "(it is counted in _stats either way).",
+)
+@input_reading_options
+@model_loading_options
+@ray_options
+def augment_command(**options: Any) -> None:
+    """Write evidence-highlighted images and mask sidecars as WebDataset shards.
+
+    Each input shard N becomes output shard N with, per sample, the highlighted image at its
+    original resolution, mask.png, scores.npy and a json (the input record, a LLaVA/ShareGPT
+    conversation, and a `vea` block saying how the mask was made or why it failed). A rerun
+    with the same --output skips finished shards.
+    """
+    from vea_augment.attribution.layer_choice import resolve_layers
+    from vea_augment.jobs.augment import AugmentJob, run_augment_job
+    from vea_augment.steps.augment import AugmentSettings
+
+    layers, layer_source = resolve_layers(options["model"], options["layers"], options["profile"])
+    mask = MaskConfig(
+        alpha=options["alpha"],
+        sigma=options["sigma"],
+        lam=options["lam"],
+        denoise=not options["no_denoise"],
+        smooth=not options["no_smooth"],
+    )
+    job = AugmentJob(
+        input=options["input_"],
+        output=Path(options["output"]),
+        model=options["model"],
+        layers=layers,
+        loading=model_options(options),
+        settings=AugmentSettings(
+            mask=mask,
+            batch_size=options["batch_size"],
+            keep_original=options["keep_original"],
+            image_format=options["image_format"],
+            on_error=options["on_error"],
+            max_pixels=options["max_pixels"],
+        ),
+        samples_per_shard=options["samples_per_shard"],
+        image_root=options["image_root"],
+        num_actors=options["num_actors"],
+        address=options["address"],
+    )
+    click.echo(f"layers {','.join(map(str, layers))} ({layer_source})", err=True)
+    summary = run_augment_job(job, show_progress=not options["no_progress"])
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"output: {job.output}")
+    if summary.shards_failed:
+        sys.exit(1)

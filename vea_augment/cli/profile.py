@@ -1,0 +1,96 @@
+"""``vea-augment profile``: find a model's visual-grounding layers (method step 1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vea_augment import options as defaults
+from vea_augment.cli.common import (
+    batch_size_option,
+    format_score,
+    input_option,
+    input_reading_options,
+    model_loading_options,
+    model_option,
+    model_options,
+    num_actors_option,
+    ray_options,
+    top_frac_option,
+)
+
+
+@click.command("profile")
+@model_option("Hub id or local directory of the VLM.")
+@input_option("Samples with evidence boxes: WebDataset shards, a JSONL file, or a folder.")
+@click.option(
+    "--output",
+    "-o",
+    default="profile.json",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the profile (pass it to augment --profile).",
+)
+@click.option(
+    "--limit",
+    default=defaults.PROFILE_LIMIT,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Samples with boxes to profile on (the paper uses about 100).",
+)
+@top_frac_option("Keep the top ceil(frac x L) layers by mean AUROC.")
+@click.option(
+    "--label-rule",
+    type=click.Choice(["any", "half", "all"]),
+    default=defaults.LABEL_RULE,
+    show_default=True,
+    help="A token is evidence if any / half / all of its box lies inside the evidence boxes.",
+)
+@click.option("--per-head", is_flag=True, help="Also score every attention head.")
+@batch_size_option(defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@num_actors_option("Model actors")
+@input_reading_options
+@model_loading_options
+@ray_options
+def profile_command(**options: Any) -> None:
+    """Find a model's visual-grounding layers from samples with evidence boxes (step A).
+
+    One capture pass per batch over every decoder layer (no eager attention); per layer the
+    mean and spread of AUROC and NDCG of the last token's image attention against the boxes;
+    the chosen layers are the top ceil(top-frac x L) by mean AUROC. Samples without boxes
+    are excluded and listed with the reason.
+    """
+    from vea_augment.jobs.profile import ProfileJob, run_profile_job
+
+    job = ProfileJob(
+        model=options["model"],
+        loading=model_options(options),
+        input=options["input_"],
+        output=options["output"],
+        limit=options["limit"],
+        top_frac=options["top_frac"],
+        rule=options["label_rule"],
+        per_head=options["per_head"],
+        batch_size=options["batch_size"],
+        samples_per_shard=options["samples_per_shard"],
+        image_root=options["image_root"],
+        max_pixels=options["max_pixels"],
+        num_actors=options["num_actors"],
+        address=options["address"],
+    )
+    profile = run_profile_job(job, show_progress=not options["no_progress"])
+    click.echo(
+        f"{profile.sample_count} samples profiled, {len(profile.excluded)} excluded; "
+        f"L = {profile.num_layers}"
+    )
+    click.echo("layer  AUROC mean (std)   NDCG mean   n")
+    for row in profile.layers:
+        mark = "  <- chosen" if row.layer in profile.chosen_layers else ""
+        click.echo(
+            f"{row.layer:>5}  {format_score(row.auroc_mean)} ({format_score(row.auroc_std)})  "
+            f"{format_score(row.ndcg_mean)}     {row.n_samples}{mark}"
+        )
+    click.echo(f"chosen layers: {','.join(map(str, profile.chosen_layers))}")
+    click.echo(f"profile: {job.output}  (use: vea-augment augment --profile {job.output})")

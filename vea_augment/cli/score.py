@@ -1,0 +1,42 @@
+"""``vea-augment score``: exact match, token F1, ANLS, VQA accuracy and gains over base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vea_augment import options as defaults
+
+
+@click.command("score")
+@click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Report prefix: writes PREFIX.json, PREFIX.md and PREFIX.png "
+    "(default: beside the predictions, named <predictions>.report).",
+)
+@click.option(
+    "--resamples",
+    default=defaults.BOOTSTRAP_RESAMPLES,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Bootstrap resamples for the 95 % intervals (0: no intervals).",
+)
+@click.option("--seed", default=defaults.BOOTSTRAP_SEED, show_default=True, help="Bootstrap seed.")
+def score_command(predictions: Path, output: Path | None, resamples: int, seed: int) -> None:
+    """Score predictions: exact match, token F1, ANLS, VQA accuracy, gains over base.
+
+    Per dataset and method, with bootstrap 95 % intervals, paired wins/losses against base,
+    and the "seeing but not believing" split (mask AUROC when base was right vs wrong).
+    Writes a Markdown report (printed too), a JSON report and a bar chart of the gains.
+    """
+    from vea_augment.jobs.score import write_score_report
+
+    prefix = output or predictions.with_name(predictions.stem + ".report")
+    _, paths = write_score_report(predictions, prefix, resamples, seed)
+    click.echo(paths[1].read_text(encoding="utf-8"))
+    for path in paths:
+        click.echo(f"wrote {path}")

@@ -1,0 +1,118 @@
+"""Every default of the tool, and the option objects its commands are built from.
+
+The command line reads its defaults from here, the jobs and steps use the same names, so a
+default is changed in one place. The paper's post-processing defaults (α = 0.5, σ = 0.5,
+λ = 10, Eqs. 2-4) belong to :class:`~vea_augment.method.types.MaskConfig`, next to the math
+they parameterise; they are re-exported here so that one import finds every default.
+
+Nothing here imports torch at module level: the CLI's ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from vea_augment.method.labels import DEFAULT_LABEL_RULE, LabelRule
+from vea_augment.method.types import MaskConfig
+
+# Reading input
+SAMPLES_PER_SHARD = 1000
+"""Samples per shard when the input is JSONL (WebDataset shards keep their own size)."""
+MAX_IMAGE_PIXELS = 100_000_000
+"""Decompression-bomb limit: Visual-CoT holds images of about 35 Mpx, bombs have far more."""
+
+# Loading a model
+DTYPE = "auto"
+"""``auto`` is bfloat16 on CUDA and float32 on the CPU."""
+ATTN_IMPLEMENTATION = "sdpa"
+"""The attention kernel the model runs; the capture wrapper wraps it (never eager)."""
+
+# Attribution, profiling and analysis
+ATTRIBUTION_BATCH_SIZE = 4
+"""Samples per prefill pass in profile, augment and analyze."""
+PROFILE_LIMIT = 100
+"""Samples with evidence boxes to profile on (the paper uses about 100)."""
+TOP_FRAC = 0.1
+"""Keep the top ceil(TOP_FRAC x L) layers by mean AUROC (the paper's L_VG)."""
+LABEL_RULE: LabelRule = DEFAULT_LABEL_RULE
+"""A token is evidence when any of its box lies inside an evidence box (method/labels.py)."""
+
+# Augment
+OnError = Literal["passthrough", "skip"]
+ON_ERROR: OnError = "passthrough"
+"""A failed sample is written unhighlighted with an error sidecar (or left out: ``skip``)."""
+MAX_SHARD_ATTEMPTS = 3
+"""Tries per shard before the job reports it failed (an actor that died is replaced)."""
+
+# Answer
+METHODS = "base,inst,vea"
+"""The answering methods of the paper's comparison, in report order."""
+MAX_NEW_TOKENS = 50
+"""The paper's answer budget: greedy decoding, at most 50 new tokens."""
+ANSWER_BATCH_SIZE = 8
+"""Prompts per ``generate()`` call of the transformers backend."""
+API_KEY_ENV = "OPENAI_API_KEY"
+ENDPOINT_TIMEOUT_S = 60.0
+ENDPOINT_ATTEMPTS = 3
+ENDPOINT_BACKOFF_S = 0.5
+ENDPOINT_CONCURRENCY = 8
+
+# Score
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def default_device() -> str:
+    """``cuda`` when torch sees a GPU, else ``cpu``: the one place the default is decided."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How to load any model, for attribution and answering alike.
+
+    ``device`` None means :func:`default_device` on the machine that loads the model (each
+    Ray actor decides for itself, so a CPU driver can plan a GPU job).
+    """
+
+    dtype: str = DTYPE
+    device: str | None = None
+    trust_remote_code: bool = False
+    attn_implementation: str = ATTN_IMPLEMENTATION
+    local_files_only: bool = False
+
+    def resolved_device(self) -> str:
+        """The device to load on: the one given, else :func:`default_device`."""
+        return self.device or default_device()
+
+
+__all__ = [
+    "ANSWER_BATCH_SIZE",
+    "API_KEY_ENV",
+    "ATTN_IMPLEMENTATION",
+    "ATTRIBUTION_BATCH_SIZE",
+    "BOOTSTRAP_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "DTYPE",
+    "ENDPOINT_ATTEMPTS",
+    "ENDPOINT_BACKOFF_S",
+    "ENDPOINT_CONCURRENCY",
+    "ENDPOINT_TIMEOUT_S",
+    "LABEL_RULE",
+    "MAX_IMAGE_PIXELS",
+    "MAX_NEW_TOKENS",
+    "MAX_SHARD_ATTEMPTS",
+    "METHODS",
+    "ON_ERROR",
+    "PROFILE_LIMIT",
+    "SAMPLES_PER_SHARD",
+    "TOP_FRAC",
+    "LabelRule",
+    "MaskConfig",
+    "ModelOptions",
+    "OnError",
+    "default_device",
+]
