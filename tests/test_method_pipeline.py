@@ -16,9 +16,9 @@ from vea_augment.method import (
     highlight_with_views,
     min_max_normalize,
     paint_views,
-    reference_gaussian_smooth,
     sigma_in_pixels,
 )
+from vea_augment.testing.reference import reference_gaussian_smooth
 
 PROPERTY = settings(max_examples=50, deadline=None)
 ONE_GREY_LEVEL = 1.0 / 255.0

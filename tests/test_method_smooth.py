@@ -12,11 +12,11 @@ from vea_augment.errors import ConfigError, InvalidScoresError
 from vea_augment.method import (
     gaussian_smooth,
     min_max_normalize,
-    reference_gaussian_smooth,
     sigma_in_pixels,
     working_scale,
 )
 from vea_augment.method.smooth import MAX_WORK_SIDE, MIN_WORK_SIGMA, resize_area
+from vea_augment.testing.reference import reference_gaussian_smooth
 
 PROPERTY = settings(max_examples=50, deadline=None)
 ONE_GREY_LEVEL = 1.0 / 255.0

@@ -24,7 +24,6 @@ from vea_augment.method.ranking_metrics import (
 )
 from vea_augment.method.smooth import (
     gaussian_smooth,
-    reference_gaussian_smooth,
     sigma_in_pixels,
     working_scale,
 )
@@ -56,7 +55,6 @@ __all__ = [
     "ndcg",
     "normalize_answer",
     "paint_views",
-    "reference_gaussian_smooth",
     "sigma_in_pixels",
     "token_f1",
     "vqa_accuracy",

@@ -131,12 +131,13 @@ def resize_bilinear(canvas: np.ndarray, rows: int, cols: int) -> np.ndarray:
 def gaussian_smooth(canvas: np.ndarray, sigma_px: float) -> np.ndarray:
     """Gaussian-blur a 2-D canvas with ``sigma_px`` (its own pixels); same shape, float32.
 
-    Matches :func:`reference_gaussian_smooth` to within a small fraction of the canvas's
-    range, but a large sigma runs at the reduced resolution chosen by
+    Matches the plain full-resolution blur
+    :func:`vea_augment.testing.reference.reference_gaussian_smooth` to within a small fraction
+    of the canvas's range, but a large sigma runs at the reduced resolution chosen by
     :func:`working_scale` (area-average down, blur, bilinear up), so its cost does not
     grow with sigma. ``sigma_px == 0`` returns a float32 copy.
     """
-    arr = _checked_canvas(canvas, sigma_px)
+    arr = checked_canvas(canvas, sigma_px)
     rows, cols = arr.shape
     scale = working_scale(cols, rows, sigma_px)
     if scale == 1.0:
@@ -147,16 +148,12 @@ def gaussian_smooth(canvas: np.ndarray, sigma_px: float) -> np.ndarray:
     return resize_bilinear(small, rows, cols)
 
 
-def reference_gaussian_smooth(canvas: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Plain full-resolution blur (same mode and truncation); the accuracy yardstick."""
-    arr = _checked_canvas(canvas, sigma_px)
-    blurred = ndimage.gaussian_filter(
-        arr.astype(np.float64), sigma=sigma_px, mode=BOUNDARY_MODE, truncate=TRUNCATE
-    )
-    return blurred.astype(np.float32)
+def checked_canvas(canvas: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Return ``canvas`` as an array, checked to be a finite, non-empty 2-D canvas.
 
-
-def _checked_canvas(canvas: np.ndarray, sigma_px: float) -> np.ndarray:
+    Raises :class:`ConfigError` unless ``sigma_px`` is a finite number >= 0, and
+    :class:`InvalidScoresError` for a canvas of another shape or with non-finite values.
+    """
     if not np.isfinite(sigma_px) or sigma_px < 0:
         raise ConfigError(f"sigma in pixels must be a finite number >= 0, got {sigma_px}")
     arr = np.asarray(canvas)
