@@ -22,7 +22,6 @@ from vea_augment.answering.transformers_backend import TransformersBackend
 from vea_augment.cli import cli
 from vea_augment.method.layer_profile import relative_attention_per_token, top_layers
 from vea_augment.options import ModelOptions
-from vea_augment.testing.tiny import build_tiny_checkpoint
 
 QUESTION = "What is written in the box?"
 
@@ -55,11 +54,6 @@ def test_rapt_by_hand_and_padding_is_not_part_of_the_prompt():
 def test_top_layers_ranks_undefined_last_and_prefers_shallow_on_ties():
     assert top_layers({0: 0.7, 1: None, 2: 0.9, 3: 0.7, 4: math.nan}, 0.4) == [0, 2]
     assert top_layers({0: 0.5, 1: 0.5, 2: 0.5}, 0.1) == [0]
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return build_tiny_checkpoint("qwen2_vl", tmp_path_factory.mktemp("model") / "qwen2_vl")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import ray
 import webdataset as wds
 from click.testing import CliRunner
 from PIL import Image
@@ -36,7 +35,6 @@ from vea_augment.options import ModelOptions
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.schemas.report import ScoreReport
 from vea_augment.steps.augment import AugmentSettings
-from vea_augment.testing.tiny import build_tiny_checkpoint
 
 ALL_METHODS = tuple(parse_methods("base,inst,vea,vea-no-prompt,vea-both"))
 GOOD = {
@@ -47,18 +45,6 @@ GOOD = {
     "garbled": "garbled: what is shown?",
     "slow": "slow: what is shown?",
 }
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return build_tiny_checkpoint("qwen2_vl", tmp_path_factory.mktemp("model") / "qwen2_vl")
 
 
 @pytest.fixture(scope="module")

@@ -341,3 +341,19 @@ def test_a_family_without_adapter_names_the_supported_ones():
 
     with pytest.raises(ConfigError, match=r"supported: .*llava.*qwen2_5_vl"):
         adapter_for(GPT2Config(), processor=None)
+
+
+def test_highlight_returns_the_image_dimmed_by_eq4_with_the_attributions_own_mask(checkpoints):
+    from vea_augment.method.highlight import highlight_image
+
+    attributor = Attributor.from_pretrained(checkpoints["qwen2_vl"], [1], FLOAT32)
+    image = noise_image(60, 44, seed=3)
+    result = attributor.attribute(image, "What?")
+    config = MaskConfig(alpha=0.3)
+    highlighted = result.highlight(image, config)
+    expected = highlight_image(np.asarray(image.convert("RGB")), result.mask(config), 0.3)
+    assert isinstance(highlighted, np.ndarray)
+    assert highlighted.dtype == np.uint8 and highlighted.shape == (44, 60, 3)
+    np.testing.assert_array_equal(highlighted, expected)
+    with pytest.raises(GeometryError, match="the attribution is for"):
+        result.highlight(noise_image(30, 30), config)

@@ -31,7 +31,6 @@ from vea_augment.jobs.augment import AugmentJob, run_augment_job
 from vea_augment.options import ModelOptions
 from vea_augment.schemas.sidecar import VEASidecar
 from vea_augment.steps.augment import AugmentSettings
-from vea_augment.testing.tiny import build_tiny_checkpoint
 
 MAX_PIXELS = 1_000_000
 
@@ -105,11 +104,6 @@ def smash_member_header(path: Path, member_name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return build_tiny_checkpoint("qwen2_vl", tmp_path_factory.mktemp("model") / "qwen2_vl")
-
-
-@pytest.fixture(scope="module")
 def input_shards(tmp_path_factory) -> tuple[str, dict[str, str]]:
     """Three shards: good samples, every kind of bad input, and a corrupt tar member."""
     root = tmp_path_factory.mktemp("input")
@@ -138,13 +132,6 @@ def all_failures(output: Path) -> dict[str, str]:
         for failure in json.loads(path.read_text())["failures"]:
             failures[failure["key"]] = failure["reason"]
     return failures
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield
-    ray.shutdown()
 
 
 def make_job(source: str, output: Path, model_dir: Path, **overrides) -> AugmentJob:

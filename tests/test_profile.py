@@ -11,11 +11,9 @@ from __future__ import annotations
 import io
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
-import ray
 import webdataset as wds
 from click.testing import CliRunner
 from PIL import Image
@@ -38,22 +36,9 @@ from vea_augment.models.published_layers import (
 from vea_augment.options import ModelOptions
 from vea_augment.schemas.profile import LayerProfile
 from vea_augment.steps.augment import AugmentSettings
-from vea_augment.testing.tiny import build_tiny_checkpoint
 
 PLANTED_LAYER = 2
 QUESTION = "What is written in the box?"
-
-
-@pytest.fixture(scope="module")
-def local_ray():
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
-    return build_tiny_checkpoint("qwen2_vl", tmp_path_factory.mktemp("model") / "qwen2_vl")
 
 
 @pytest.fixture(scope="module")

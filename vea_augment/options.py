@@ -62,6 +62,12 @@ ENDPOINT_CONCURRENCY = 8
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 
+# Demo
+DEMO_SAMPLES = 48
+"""Synthetic samples per condition: a few minutes on two CPU cores."""
+DEMO_DEGRADATION = "noise"
+"""The degraded condition of the paper's robustness experiment the demo shows."""
+
 
 def default_device() -> str:
     """``cuda`` when torch sees a GPU, else ``cpu``: the one place the default is decided."""
@@ -96,6 +102,8 @@ __all__ = [
     "ATTRIBUTION_BATCH_SIZE",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
+    "DEMO_DEGRADATION",
+    "DEMO_SAMPLES",
     "DTYPE",
     "ENDPOINT_ATTEMPTS",
     "ENDPOINT_BACKOFF_S",

@@ -25,6 +25,15 @@ from vea_augment.options import (
     MAX_NEW_TOKENS,
     ModelOptions,
 )
+from vea_augment.steps.fallback import batch_then_one_by_one
+
+GENERATION_ERRORS = (RuntimeError, ValueError, IndexError)
+"""What a bad request makes ``generate`` raise (shapes, placeholders, device errors)."""
+
+
+def _generation_failed(item: tuple[int, str, list[Any]], error: Exception) -> AnswerOutcome:
+    reason = f"generation failed: {type(error).__name__}: {str(error)[:300]}"
+    return AnswerOutcome(item[1], error=reason)
 
 
 class TransformersBackend:
@@ -112,20 +121,18 @@ class TransformersBackend:
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _answer_chunk(self, chunk: list[tuple[int, str, list[Any]]]) -> list[AnswerOutcome]:
+        return batch_then_one_by_one(
+            chunk, self._answer_together, _generation_failed, errors=GENERATION_ERRORS
+        )
+
+    def _answer_together(self, chunk: Sequence[tuple[int, str, list[Any]]]) -> list[AnswerOutcome]:
         prompts = [prompt for _, prompt, _ in chunk]
-        try:
-            began = time.perf_counter()
-            answers = self._generate(prompts, [images for _, _, images in chunk])
-            share = (time.perf_counter() - began) / len(chunk)
-            return [
-                AnswerOutcome(p, answer=a, seconds=share)
-                for p, a in zip(prompts, answers, strict=True)
-            ]
-        except (RuntimeError, ValueError, IndexError) as exc:
-            if len(chunk) == 1:
-                reason = f"generation failed: {type(exc).__name__}: {str(exc)[:300]}"
-                return [AnswerOutcome(prompts[0], error=reason)]
-            return [outcome for item in chunk for outcome in self._answer_chunk([item])]
+        began = time.perf_counter()
+        answers = self._generate(prompts, [images for _, _, images in chunk])
+        share = (time.perf_counter() - began) / len(chunk)
+        return [
+            AnswerOutcome(p, answer=a, seconds=share) for p, a in zip(prompts, answers, strict=True)
+        ]
 
     @torch.inference_mode()
     def _generate(self, prompts: list[str], images: list[list[Any]]) -> list[str]:

@@ -61,7 +61,10 @@ class Attribution:
         """The highlighted image (Eq. 4) as an RGB uint8 array of the original size."""
         if image.size != self.image_size:
             raise GeometryError(f"image is {image.size}, the attribution is for {self.image_size}")
-        return highlight_with_views(np.asarray(image.convert("RGB")), self.token_views, config)
+        highlighted, _ = highlight_with_views(
+            np.asarray(image.convert("RGB")), self.token_views, config
+        )
+        return highlighted
 
 
 @dataclass(frozen=True)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from vea_augment import options as defaults
 from vea_augment.cli.common import (
-    batch_size_option,
+    count_option,
     input_option,
     input_reading_options,
     layer_options,
     model_loading_options,
     model_option,
     model_options,
+    output_option,
+    progress_option,
     top_frac_option,
 )
 
@@ -25,16 +26,8 @@ from vea_augment.cli.common import (
 @input_option(
     "Samples (ideally with evidence boxes): WebDataset shards, a JSONL file, or a folder."
 )
-@click.option(
-    "--output",
-    "-o",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for analysis.json, layers.csv and the PNG figures.",
-)
-@click.option(
-    "--limit", default=defaults.PROFILE_LIMIT, show_default=True, type=click.IntRange(min=1)
-)
+@output_option("Folder for analysis.json, layers.csv and the PNG figures.", folder=True)
+@count_option("--limit", defaults.PROFILE_LIMIT, "Samples to analyse (the first ones).")
 @layer_options(
     profile_help="A profile.json, or a model id with published layers.",
     layers_help="Chosen layers to mark and map, e.g. 18,22,24.",
@@ -42,10 +35,10 @@ from vea_augment.cli.common import (
 @top_frac_option(
     "Without --layers/--profile: mark the top ceil(frac x L) layers by this run's AUROC."
 )
-@batch_size_option(defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
 @input_reading_options
 @model_loading_options
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@progress_option
 def analyze_command(**options: Any) -> None:
     """Seeing-but-not-believing diagnostics: attention by layer, split by correctness.
 

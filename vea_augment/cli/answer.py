@@ -3,21 +3,68 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from vea_augment import options as defaults
 from vea_augment.cli.common import (
-    batch_size_option,
+    apply_all,
+    count_option,
     input_option,
     model_loading_options,
     model_option,
     model_options,
     num_actors_option,
+    option,
+    output_option,
     ray_options,
 )
+
+endpoint_options = apply_all(
+    option(
+        "--endpoint",
+        help="Base URL of an OpenAI-compatible server (e.g. http://host:8000/v1); default: "
+        "load the model locally with transformers.",
+    ),
+    option(
+        "--api-key-env",
+        default=defaults.API_KEY_ENV,
+        help="Environment variable holding the endpoint's API key (sent if set).",
+    ),
+    option(
+        "--timeout",
+        default=defaults.ENDPOINT_TIMEOUT_S,
+        help="Seconds per endpoint request.",
+    ),
+    count_option(
+        "--attempts",
+        defaults.ENDPOINT_ATTEMPTS,
+        "Endpoint tries per request (exponential backoff between them).",
+    ),
+    count_option(
+        "--concurrency",
+        defaults.ENDPOINT_CONCURRENCY,
+        "Endpoint requests in flight per actor.",
+    ),
+)
+"""Where the served model is and how patiently to ask it (only with --endpoint)."""
+
+
+def endpoint_settings(values: dict[str, Any]) -> Any:
+    """The endpoint's settings from :data:`endpoint_options`, or None without --endpoint."""
+    from vea_augment.answering.endpoint_backend import EndpointSettings
+
+    if not values["endpoint"]:
+        return None
+    return EndpointSettings(
+        url=values["endpoint"],
+        model=values["model"],
+        api_key_env=values["api_key_env"],
+        timeout_s=values["timeout"],
+        attempts=values["attempts"],
+        concurrency=values["concurrency"],
+    )
 
 
 @click.command("answer")
@@ -26,58 +73,28 @@ from vea_augment.cli.common import (
     "name to request from --endpoint."
 )
 @input_option("The shards written by `vea-augment augment` (folder, paths or brace pattern).")
-@click.option(
-    "--output",
-    "-o",
+@output_option(
+    "Predictions file; a rerun appends only what is missing.",
+    folder=False,
     default="predictions.jsonl",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Predictions file; a rerun appends only what is missing.",
 )
-@click.option(
+@option(
     "--methods",
     default=defaults.METHODS,
-    show_default=True,
     help="Comma-separated: base (QA prompt, original), inst (VEA prompt, original), vea "
     "(VEA prompt, highlighted), vea-no-prompt (QA prompt, highlighted), vea-both (VEA prompt, "
     "original and highlighted).",
 )
-@click.option(
-    "--endpoint",
-    help="Base URL of an OpenAI-compatible server (e.g. http://host:8000/v1); default: load "
-    "the model locally with transformers.",
+@endpoint_options
+@count_option(
+    "--batch-size",
+    defaults.ANSWER_BATCH_SIZE,
+    "Prompts per generate() call (transformers backend).",
 )
-@click.option(
-    "--api-key-env",
-    default=defaults.API_KEY_ENV,
-    show_default=True,
-    help="Environment variable holding the endpoint's API key (sent if set).",
-)
-@click.option(
-    "--timeout",
-    default=defaults.ENDPOINT_TIMEOUT_S,
-    show_default=True,
-    help="Seconds per endpoint request.",
-)
-@click.option(
-    "--attempts",
-    default=defaults.ENDPOINT_ATTEMPTS,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Endpoint tries per request (exponential backoff between them).",
-)
-@click.option(
-    "--concurrency",
-    default=defaults.ENDPOINT_CONCURRENCY,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Endpoint requests in flight per actor.",
-)
-@batch_size_option(
-    defaults.ANSWER_BATCH_SIZE, "Prompts per generate() call (transformers backend)."
-)
-@click.option(
-    "--retry-errors", is_flag=True, help="Answer again the predictions that failed last time."
+@option(
+    "--retry-errors",
+    is_flag=True,
+    help="Answer again the predictions that failed last time.",
 )
 @num_actors_option("Answering actors")
 @model_loading_options
@@ -90,21 +107,11 @@ def answer_command(**options: Any) -> None:
     AUROC of its mask. A sample that cannot be answered is recorded as an error with the
     reason; the run goes on. Then run `vea-augment score PREDICTIONS`.
     """
-    from vea_augment.answering.endpoint_backend import EndpointSettings
     from vea_augment.answering.factory import BackendSpec
     from vea_augment.answering.methods import parse_methods
     from vea_augment.jobs.answer import AnswerJob, run_answer_job
 
-    endpoint = None
-    if options["endpoint"]:
-        endpoint = EndpointSettings(
-            url=options["endpoint"],
-            model=options["model"],
-            api_key_env=options["api_key_env"],
-            timeout_s=options["timeout"],
-            attempts=options["attempts"],
-            concurrency=options["concurrency"],
-        )
+    endpoint = endpoint_settings(options)
     backend = BackendSpec(
         kind="endpoint" if endpoint else "transformers",
         model=options["model"],

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from vea_augment import options as defaults
 from vea_augment.cli.common import (
-    batch_size_option,
+    apply_all,
+    count_option,
     input_option,
     input_reading_options,
     layer_options,
@@ -18,11 +18,34 @@ from vea_augment.cli.common import (
     model_option,
     model_options,
     num_actors_option,
+    option,
+    output_option,
     ray_options,
 )
 from vea_augment.options import MaskConfig
 
 PAPER_MASK = MaskConfig()
+
+_MASK_KNOBS = (
+    ("alpha", "Eq. 4 dimming floor: pixel x (alpha + (1 - alpha) x map)."),
+    ("sigma", "Eq. 3 blur: <= 1 fraction of the shorter side, > 1 pixels, 0 off."),
+    ("lam", "Eq. 2 spike factor: a token above lam x its neighbours' max is replaced."),
+)
+mask_options = apply_all(
+    *(
+        option(f"--{knob}", default=getattr(PAPER_MASK, knob), type=float, help=text)
+        for knob, text in _MASK_KNOBS
+    ),
+    option("--no-denoise", is_flag=True, help="Ablation: skip Eq. 2."),
+    option("--no-smooth", is_flag=True, help="Ablation: skip Eq. 3."),
+)
+"""The paper's post-processing knobs (defaults: MaskConfig's) and its two ablations."""
+
+
+def mask_config(values: dict[str, Any]) -> MaskConfig:
+    """The :class:`MaskConfig` that :data:`mask_options` collected."""
+    knobs = {knob: values[knob] for knob, _ in _MASK_KNOBS}
+    return MaskConfig(**knobs, denoise=not values["no_denoise"], smooth=not values["no_smooth"])
 
 
 @click.command("augment")
@@ -31,53 +54,24 @@ PAPER_MASK = MaskConfig()
     "WebDataset shards (paths, brace patterns, URLs, pipe:), a JSONL file, or "
     "a folder with one JSONL and its images."
 )
-@click.option(
-    "--output",
-    "-o",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Output folder for shard-NNNNN.tar, _stats/ and _manifest.json.",
-)
+@output_option("Output folder for shard-NNNNN.tar, _stats/ and _manifest.json.", folder=True)
 @layer_options(
     profile_help="A profile.json from `vea-augment profile`, or a model id with published layers.",
     layers_help="Decoder layers to read, e.g. 18,22,24 (0-based).",
 )
-@click.option(
-    "--alpha",
-    default=PAPER_MASK.alpha,
-    show_default=True,
-    type=float,
-    help="Eq. 4 dimming floor: pixel x (alpha + (1 - alpha) x map).",
-)
-@click.option(
-    "--sigma",
-    default=PAPER_MASK.sigma,
-    show_default=True,
-    type=float,
-    help="Eq. 3 blur: <= 1 fraction of the shorter side, > 1 pixels, 0 off.",
-)
-@click.option(
-    "--lam",
-    default=PAPER_MASK.lam,
-    show_default=True,
-    type=float,
-    help="Eq. 2 spike factor: a token above lam x its neighbours' max is replaced.",
-)
-@click.option("--no-denoise", is_flag=True, help="Ablation: skip Eq. 2.")
-@click.option("--no-smooth", is_flag=True, help="Ablation: skip Eq. 3.")
-@batch_size_option(defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@mask_options
+@count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
 @num_actors_option("Model actors")
-@click.option("--keep-original", is_flag=True, help="Also store the original image (orig.<ext>).")
-@click.option(
+@option("--keep-original", is_flag=True, help="Also store the original image (orig.<ext>).")
+@option(
     "--image-format",
     type=click.Choice(["jpg", "png", "webp"]),
     help="Output image format (default: the input's).",
 )
-@click.option(
+@option(
     "--on-error",
     type=click.Choice(["passthrough", "skip"]),
     default=defaults.ON_ERROR,
-    show_default=True,
     help="A failed sample is written unhighlighted with an error sidecar, or left out "
     "(it is counted in _stats either way).",
 )
@@ -97,16 +91,10 @@ def augment_command(**options: Any) -> None:
     from vea_augment.steps.augment import AugmentSettings
 
     layers, layer_source = resolve_layers(options["model"], options["layers"], options["profile"])
-    mask = MaskConfig(
-        alpha=options["alpha"],
-        sigma=options["sigma"],
-        lam=options["lam"],
-        denoise=not options["no_denoise"],
-        smooth=not options["no_smooth"],
-    )
+    mask = mask_config(options)
     job = AugmentJob(
         input=options["input_"],
-        output=Path(options["output"]),
+        output=options["output"],
         model=options["model"],
         layers=layers,
         loading=model_options(options),

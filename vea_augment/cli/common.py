@@ -1,9 +1,10 @@
-"""What the commands share: the one error wrapper and the option groups, with the defaults
-read from :mod:`vea_augment.options`."""
+"""What the commands share: the one error wrapper, a few option helpers and the option groups,
+with every default read from :mod:`vea_augment.options`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -29,27 +30,82 @@ class ReportingGroup(click.Group):
             raise click.ClickException(str(exc)) from exc
 
 
-def _apply(decorators: tuple[Decorator, ...]) -> Decorator:
+def option(*names: str, help: str, default: Any = None, **settings: Any) -> Decorator:
+    """``click.option`` that shows its default in ``--help`` whenever it has one."""
+    shown = default is not None and not settings.get("is_flag", False)
+    return click.option(*names, default=default, show_default=shown, help=help, **settings)
+
+
+def apply_all(*decorators: Decorator) -> Decorator:
+    """One decorator applying ``decorators`` in the order written (the first is outermost)."""
+
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        for option in reversed(decorators):
-            command = option(command)
+        for decorator in reversed(decorators):
+            command = decorator(command)
         return command
 
     return decorate
 
 
-model_loading_options = _apply(
-    (
-        click.option(
-            "--dtype",
-            default=defaults.DTYPE,
-            show_default=True,
-            help="Model weights dtype: auto (bfloat16 on CUDA, float32 on CPU), float32, "
-            "bfloat16, float16.",
-        ),
-        click.option("--device", help="Device for the model (default: cuda if there, else cpu)."),
-        click.option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code."),
+def count_option(name: str, default: int | None, help_text: str) -> Decorator:
+    """A positive whole number: ``--batch-size``, ``--limit``, ``--attempts``..."""
+    return option(name, default=default, type=click.IntRange(min=1), help=help_text)
+
+
+def output_option(help_text: str, *, folder: bool, default: str | None = None) -> Decorator:
+    """--output / -o: a folder or a file, required unless it has a default."""
+    kind = click.Path(file_okay=not folder, dir_okay=folder, path_type=Path)
+    return option(
+        "--output",
+        "-o",
+        help=help_text,
+        default=default,
+        required=default is None,
+        type=kind,
     )
+
+
+def model_option(help_text: str) -> Decorator:
+    """--model / -m, required."""
+    return option("--model", "-m", required=True, help=help_text)
+
+
+def input_option(help_text: str) -> Decorator:
+    """--input / -i, required, as ``input_``."""
+    return option("--input", "-i", "input_", required=True, help=help_text)
+
+
+def num_actors_option(what: str) -> Decorator:
+    """--num-actors: how many actors of ``what`` to start."""
+    return count_option(
+        "--num-actors",
+        None,
+        f"{what} (default: one per GPU, or 1 on a CPU-only cluster).",
+    )
+
+
+def top_frac_option(help_text: str) -> Decorator:
+    """--top-frac, the share of layers to keep."""
+    fraction = click.FloatRange(min=0, max=1, min_open=True)
+    return option("--top-frac", default=defaults.TOP_FRAC, type=fraction, help=help_text)
+
+
+def layer_options(profile_help: str, layers_help: str) -> Decorator:
+    """--layers and --profile: where the visual-grounding layers come from."""
+    return apply_all(option("--layers", help=layers_help), option("--profile", help=profile_help))
+
+
+progress_option = option("--no-progress", is_flag=True, help="No progress bar.")
+
+model_loading_options = apply_all(
+    option(
+        "--dtype",
+        default=defaults.DTYPE,
+        help="Model weights dtype: auto (bfloat16 on CUDA, float32 on CPU), float32, "
+        "bfloat16, float16.",
+    ),
+    option("--device", help="Device for the model (default: cuda if there, else cpu)."),
+    option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code."),
 )
 """--dtype, --device and --trust-remote-code, for every command that loads a model."""
 
@@ -63,91 +119,34 @@ def model_options(values: Mapping[str, Any]) -> ModelOptions:
     )
 
 
-input_reading_options = _apply(
-    (
-        click.option(
-            "--samples-per-shard",
-            default=defaults.SAMPLES_PER_SHARD,
-            show_default=True,
-            type=click.IntRange(min=1),
-            help="Shard size when the input is JSONL.",
-        ),
-        click.option(
-            "--image-root",
-            type=click.Path(file_okay=False),
-            help="Folder that JSONL image paths are relative to (default: the JSONL's).",
-        ),
-        click.option(
-            "--max-pixels",
-            default=defaults.MAX_IMAGE_PIXELS,
-            show_default=True,
-            type=int,
-            help="Refuse images with more pixels (decompression bombs).",
-        ),
-    )
+input_reading_options = apply_all(
+    count_option(
+        "--samples-per-shard",
+        defaults.SAMPLES_PER_SHARD,
+        "Shard size when the input is JSONL.",
+    ),
+    option(
+        "--image-root",
+        type=click.Path(file_okay=False),
+        help="Folder that JSONL image paths are relative to (default: the JSONL's).",
+    ),
+    option(
+        "--max-pixels",
+        default=defaults.MAX_IMAGE_PIXELS,
+        type=int,
+        help="Refuse images with more pixels (decompression bombs).",
+    ),
 )
 """--samples-per-shard, --image-root and --max-pixels, for commands that read samples."""
 
-ray_options = _apply(
-    (
-        click.option(
-            "--address", help="Join an existing Ray cluster (e.g. auto); default: local Ray."
-        ),
-        click.option("--no-progress", is_flag=True, help="No progress bar."),
-    )
+ray_options = apply_all(
+    option(
+        "--address",
+        help="Join an existing Ray cluster (e.g. auto); default: local Ray.",
+    ),
+    progress_option,
 )
 """--address and --no-progress, for the commands that run a Ray job."""
-
-
-def batch_size_option(default: int, help_text: str) -> Decorator:
-    """--batch-size with the command's own default."""
-    return click.option(
-        "--batch-size",
-        default=default,
-        show_default=True,
-        type=click.IntRange(min=1),
-        help=help_text,
-    )
-
-
-def num_actors_option(what: str) -> Decorator:
-    """--num-actors: how many actors of ``what`` to start."""
-    return click.option(
-        "--num-actors",
-        type=click.IntRange(min=1),
-        help=f"{what} (default: one per GPU, or 1 on a CPU-only cluster).",
-    )
-
-
-def model_option(help_text: str) -> Decorator:
-    """--model / -m, required."""
-    return click.option("--model", "-m", required=True, help=help_text)
-
-
-def input_option(help_text: str) -> Decorator:
-    """--input / -i, required, as ``input_``."""
-    return click.option("--input", "-i", "input_", required=True, help=help_text)
-
-
-def layer_options(profile_help: str, layers_help: str) -> Decorator:
-    """--layers and --profile: where the visual-grounding layers come from."""
-    return _apply(
-        (
-            click.option("--layers", help=layers_help),
-            click.option("--profile", help=profile_help),
-        )
-    )
-
-
-def top_frac_option(help_text: str) -> Decorator:
-    """--top-frac, the share of layers to keep."""
-    return click.option(
-        "--top-frac",
-        default=defaults.TOP_FRAC,
-        show_default=True,
-        type=click.FloatRange(min=0, max=1, min_open=True),
-        help=help_text,
-    )
 
 
 def format_score(value: float | None) -> str:

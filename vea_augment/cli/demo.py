@@ -6,31 +6,29 @@ from pathlib import Path
 
 import click
 
+from vea_augment import options as defaults
+from vea_augment.cli.common import option, output_option, progress_option
+
 
 @click.command("demo")
-@click.option(
-    "--output",
-    "-o",
+@output_option(
+    "Folder for the corpus, profile, shards, predictions, report and attention figures.",
+    folder=True,
     default="vea-demo",
-    show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the corpus, profile, shards, predictions, report and attention figures.",
 )
-@click.option(
+@option(
     "--samples",
-    default=48,
-    show_default=True,
+    default=defaults.DEMO_SAMPLES,
     type=click.IntRange(min=2),
     help="Synthetic samples per condition (clean, and the same scenes degraded).",
 )
-@click.option(
+@option(
     "--degradation",
     type=click.Choice(["noise", "blur", "mask"]),
-    default="noise",
-    show_default=True,
+    default=defaults.DEMO_DEGRADATION,
     help="The degraded condition of the paper's robustness experiment.",
 )
-@click.option("--no-progress", is_flag=True, help="No progress bars.")
+@progress_option
 def demo_command(output: Path, samples: int, degradation: str, no_progress: bool) -> None:
     """Run the whole flow offline on the bundled tiny model and a synthetic corpus.
 

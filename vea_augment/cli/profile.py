@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from vea_augment import options as defaults
 from vea_augment.cli.common import (
-    batch_size_option,
+    count_option,
     format_score,
     input_option,
     input_reading_options,
@@ -17,6 +16,8 @@ from vea_augment.cli.common import (
     model_option,
     model_options,
     num_actors_option,
+    option,
+    output_option,
     ray_options,
     top_frac_option,
 )
@@ -25,31 +26,25 @@ from vea_augment.cli.common import (
 @click.command("profile")
 @model_option("Hub id or local directory of the VLM.")
 @input_option("Samples with evidence boxes: WebDataset shards, a JSONL file, or a folder.")
-@click.option(
-    "--output",
-    "-o",
+@output_option(
+    "Where to write the profile (pass it to augment --profile).",
+    folder=False,
     default="profile.json",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the profile (pass it to augment --profile).",
 )
-@click.option(
+@count_option(
     "--limit",
-    default=defaults.PROFILE_LIMIT,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Samples with boxes to profile on (the paper uses about 100).",
+    defaults.PROFILE_LIMIT,
+    "Samples with boxes to profile on (the paper uses about 100).",
 )
 @top_frac_option("Keep the top ceil(frac x L) layers by mean AUROC.")
-@click.option(
+@option(
     "--label-rule",
     type=click.Choice(["any", "half", "all"]),
     default=defaults.LABEL_RULE,
-    show_default=True,
     help="A token is evidence if any / half / all of its box lies inside the evidence boxes.",
 )
-@click.option("--per-head", is_flag=True, help="Also score every attention head.")
-@batch_size_option(defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@option("--per-head", is_flag=True, help="Also score every attention head.")
+@count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
 @num_actors_option("Model actors")
 @input_reading_options
 @model_loading_options

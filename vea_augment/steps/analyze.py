@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vea_augment.answering.methods import METHODS
-from vea_augment.errors import ConfigError, VEAError
+from vea_augment.errors import ConfigError
 from vea_augment.method.answer_metrics import exact_match
 from vea_augment.method.layer_profile import (
     flat_scores,
@@ -32,6 +32,7 @@ from vea_augment.method.ranking_metrics import nan_excluding_mean
 from vea_augment.method.types import TokenView
 from vea_augment.options import ATTRIBUTION_BATCH_SIZE, LABEL_RULE, TOP_FRAC, LabelRule
 from vea_augment.schemas.profile import ExcludedSample
+from vea_augment.steps.fallback import batch_then_one_by_one
 from vea_augment.steps.profile import ProfileSample
 
 if TYPE_CHECKING:
@@ -197,15 +198,14 @@ def run_analysis(
     sheet: list[SheetSource] = []
     excluded = list(excluded)
 
+    def exclude(sample: ProfileSample, error: Exception) -> None:
+        excluded.append(ExcludedSample(id=sample.id, reason=f"attribute: {error}"))
+
     def diagnose(batch: list[ProfileSample]) -> list[tuple[ProfileSample, Any]]:
-        try:
-            return list(zip(batch, diagnose_batch(attributor, answerer, batch, rule), strict=True))
-        except VEAError as exc:
-            if len(batch) == 1:
-                excluded.append(ExcludedSample(id=batch[0].id, reason=f"attribute: {exc}"))
-                return []
-            # One bad sample must not sink its batch-mates.
-            return [pair for sample in batch for pair in diagnose([sample])]
+        results = batch_then_one_by_one(
+            batch, lambda group: diagnose_batch(attributor, answerer, group, rule), exclude
+        )
+        return [(s, r) for s, r in zip(batch, results, strict=True) if r is not None]
 
     for start in range(0, len(samples), batch_size):
         batch = list(samples[start : start + batch_size])

@@ -43,6 +43,7 @@ from vea_augment.options import ATTRIBUTION_BATCH_SIZE, MAX_IMAGE_PIXELS, ON_ERR
 from vea_augment.schemas.sample import InputSample, parse_input_sample
 from vea_augment.schemas.sidecar import SampleTiming, VEASidecar, ViewGrid
 from vea_augment.schemas.stats import FailureRecord, ShardStats
+from vea_augment.steps.fallback import batch_then_one_by_one
 
 
 class AttributionResult(Protocol):
@@ -266,20 +267,14 @@ def augment_shard(
         results: dict[int, AttributionResult | Exception] = {}
         if ready:
             began = time.perf_counter()
-            try:
-                outputs = attributor.attribute_batch(
-                    [p.image for p in ready], [p.sample.question for p in ready]
-                )
-                results.update({id(p): out for p, out in zip(ready, outputs, strict=True)})
-            except VEAError:
-                # One bad sample must not sink its batch-mates: retry them one by one.
-                for p in ready:
-                    try:
-                        (results[id(p)],) = attributor.attribute_batch(
-                            [p.image], [p.sample.question]
-                        )
-                    except VEAError as exc:
-                        results[id(p)] = exc
+            outputs = batch_then_one_by_one(
+                ready,
+                lambda group: attributor.attribute_batch(
+                    [p.image for p in group], [p.sample.question for p in group]
+                ),
+                lambda _, error: error,
+            )
+            results.update({id(p): out for p, out in zip(ready, outputs, strict=True)})
             share = (time.perf_counter() - began) / len(ready)
             for p in ready:
                 p.timing.attribute_s = share

@@ -21,7 +21,7 @@ from PIL import Image
 from vea_augment._version import __version__
 from vea_augment.data.readers import read_shard
 from vea_augment.data.sources import plan_shards
-from vea_augment.errors import ConfigError, VEAError
+from vea_augment.errors import ConfigError
 from vea_augment.method.layer_profile import (
     flat_scores,
     ranking_quality,
@@ -39,6 +39,7 @@ from vea_augment.options import (
 )
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
 from vea_augment.steps.augment import AugmentSettings, prepare_sample
+from vea_augment.steps.fallback import batch_then_one_by_one
 
 
 @dataclass
@@ -152,16 +153,10 @@ def profile_batch(
         )
         return [score_attribution(s, r, rule) for s, r in zip(batch, results, strict=True)]
 
-    try:
-        return run(samples)
-    except VEAError:
-        profiles = []
-        for sample in samples:
-            try:
-                profiles += run([sample])
-            except VEAError as exc:
-                profiles.append(SampleProfile(id=sample.id, excluded=f"attribute: {exc}"))
-        return profiles
+    def exclude(sample: ProfileSample, error: Exception) -> SampleProfile:
+        return SampleProfile(id=sample.id, excluded=f"attribute: {error}")
+
+    return batch_then_one_by_one(samples, run, exclude)
 
 
 def _mean_or_none(value: float) -> float | None:
