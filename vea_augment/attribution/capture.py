@@ -78,22 +78,10 @@ def last_row_attention(
     attention_mask: torch.Tensor | None,
     scaling: float,
     softcap: float | None = None,
+    per_head: bool = False,
 ) -> torch.Tensor:
-    """Head-averaged softmax row of the last query over all keys, float32, ``(batch, keys)``.
-
-    The inner (head) mean of Eq. 1 over :func:`last_row_attention_per_head`.
-    """
-    return last_row_attention_per_head(query, key, attention_mask, scaling, softcap).mean(dim=1)
-
-
-def last_row_attention_per_head(
-    query: torch.Tensor,
-    key: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    scaling: float,
-    softcap: float | None = None,
-) -> torch.Tensor:
-    """Softmax row of the last query over all keys per head, float32, ``(batch, heads, keys)``.
+    """Softmax row of the last query over all keys, float32: head-averaged ``(batch, keys)``
+    (the inner mean of Eq. 1), or every head's ``(batch, heads, keys)`` with ``per_head``.
 
     ``query`` is ``(batch, heads, q_len, dim)`` and ``key`` is ``(batch, kv_heads, keys, dim)``
     with ``heads`` a multiple of ``kv_heads`` (grouped-query heads are expanded the way
@@ -109,7 +97,8 @@ def last_row_attention_per_head(
     if softcap is not None:
         logits = torch.tanh(logits / softcap) * softcap
     logits = logits + _last_row_mask(attention_mask, batch, keys).to(logits.device)
-    return torch.softmax(logits, dim=-1)
+    per_head_rows = torch.softmax(logits, dim=-1)
+    return per_head_rows if per_head else per_head_rows.mean(dim=1)
 
 
 def _capturing_kernel(kernel_name: str) -> Callable[..., Any]:
@@ -129,8 +118,8 @@ def _capturing_kernel(kernel_name: str) -> Callable[..., Any]:
         if layer is None:
             return kernel(module, query, key, value, attention_mask, scaling=scaling, **kwargs)
         scale = scaling if scaling is not None else query.shape[-1] ** -0.5
-        heads = last_row_attention_per_head(
-            query, key, attention_mask, scale, kwargs.get("softcap")
+        heads = last_row_attention(
+            query, key, attention_mask, scale, kwargs.get("softcap"), per_head=True
         )
         session.rows[layer] = heads.mean(dim=1)
         if session.per_head:

@@ -7,38 +7,27 @@ from typing import Any
 import click
 
 from vea_augment import options as defaults
-from vea_augment.cli.common import (
-    count_option,
-    input_option,
-    input_reading_options,
-    layer_options,
-    model_loading_options,
-    model_option,
-    model_options,
-    output_option,
-    progress_option,
-    top_frac_option,
-)
+from vea_augment.cli import common
 
 
 @click.command("analyze")
-@model_option("Hub id or local directory of the VLM.")
-@input_option(
+@common.model_option("Hub id or local directory of the VLM.")
+@common.input_option(
     "Samples (ideally with evidence boxes): WebDataset shards, a JSONL file, or a folder."
 )
-@output_option("Folder for analysis.json, layers.csv and the PNG figures.", folder=True)
-@count_option("--limit", defaults.PROFILE_LIMIT, "Samples to analyse (the first ones).")
-@layer_options(
+@common.output_option("Folder for analysis.json, layers.csv and the PNG figures.", folder=True)
+@common.count_option("--limit", defaults.PROFILE_LIMIT, "Samples to analyse (the first ones).")
+@common.layer_options(
     profile_help="A profile.json, or a model id with published layers.",
     layers_help="Chosen layers to mark and map, e.g. 18,22,24.",
 )
-@top_frac_option(
+@common.top_frac_option(
     "Without --layers/--profile: mark the top ceil(frac x L) layers by this run's AUROC."
 )
-@count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
-@input_reading_options
-@model_loading_options
-@progress_option
+@common.count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@common.input_reading_options
+@common.model_loading_options
+@common.progress_option
 def analyze_command(**options: Any) -> None:
     """Seeing-but-not-believing diagnostics: attention by layer, split by correctness.
 
@@ -58,7 +47,7 @@ def analyze_command(**options: Any) -> None:
         options["input_"],
         options["output"],
         options["model"],
-        model_options(options),
+        common.model_options(options),
         options["limit"],
         given,
         options["top_frac"],

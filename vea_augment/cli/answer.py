@@ -8,41 +8,30 @@ from typing import Any
 import click
 
 from vea_augment import options as defaults
-from vea_augment.cli.common import (
-    apply_all,
-    count_option,
-    input_option,
-    model_loading_options,
-    model_option,
-    model_options,
-    num_actors_option,
-    option,
-    output_option,
-    ray_options,
-)
+from vea_augment.cli import common
 
-endpoint_options = apply_all(
-    option(
+endpoint_options = common.apply_all(
+    common.option(
         "--endpoint",
         help="Base URL of an OpenAI-compatible server (e.g. http://host:8000/v1); default: "
         "load the model locally with transformers.",
     ),
-    option(
+    common.option(
         "--api-key-env",
         default=defaults.API_KEY_ENV,
         help="Environment variable holding the endpoint's API key (sent if set).",
     ),
-    option(
+    common.option(
         "--timeout",
         default=defaults.ENDPOINT_TIMEOUT_S,
         help="Seconds per endpoint request.",
     ),
-    count_option(
+    common.count_option(
         "--attempts",
         defaults.ENDPOINT_ATTEMPTS,
         "Endpoint tries per request (exponential backoff between them).",
     ),
-    count_option(
+    common.count_option(
         "--concurrency",
         defaults.ENDPOINT_CONCURRENCY,
         "Endpoint requests in flight per actor.",
@@ -68,17 +57,19 @@ def endpoint_settings(values: dict[str, Any]) -> Any:
 
 
 @click.command("answer")
-@model_option(
+@common.model_option(
     "Hub id or local directory of any image-text VLM (no adapter needed), or the model "
     "name to request from --endpoint."
 )
-@input_option("The shards written by `vea-augment augment` (folder, paths or brace pattern).")
-@output_option(
+@common.input_option(
+    "The shards written by `vea-augment augment` (folder, paths or brace pattern)."
+)
+@common.output_option(
     "Predictions file; a rerun appends only what is missing.",
     folder=False,
     default="predictions.jsonl",
 )
-@option(
+@common.option(
     "--methods",
     default=defaults.METHODS,
     help="Comma-separated: base (QA prompt, original), inst (VEA prompt, original), vea "
@@ -86,19 +77,19 @@ def endpoint_settings(values: dict[str, Any]) -> Any:
     "original and highlighted).",
 )
 @endpoint_options
-@count_option(
+@common.count_option(
     "--batch-size",
     defaults.ANSWER_BATCH_SIZE,
     "Prompts per generate() call (transformers backend).",
 )
-@option(
+@common.option(
     "--retry-errors",
     is_flag=True,
     help="Answer again the predictions that failed last time.",
 )
-@num_actors_option("Answering actors")
-@model_loading_options
-@ray_options
+@common.num_actors_option("Answering actors")
+@common.model_loading_options
+@common.ray_options
 def answer_command(**options: Any) -> None:
     """Answer the questions of augmented shards with any VLM, under each method.
 
@@ -115,7 +106,7 @@ def answer_command(**options: Any) -> None:
     backend = BackendSpec(
         kind="endpoint" if endpoint else "transformers",
         model=options["model"],
-        loading=model_options(options),
+        loading=common.model_options(options),
         batch_size=options["batch_size"],
         endpoint=endpoint,
     )

@@ -8,20 +8,7 @@ from typing import Any
 import click
 
 from vea_augment import options as defaults
-from vea_augment.cli.common import (
-    apply_all,
-    count_option,
-    input_option,
-    input_reading_options,
-    layer_options,
-    model_loading_options,
-    model_option,
-    model_options,
-    num_actors_option,
-    option,
-    output_option,
-    ray_options,
-)
+from vea_augment.cli import common
 from vea_augment.options import MaskConfig
 
 PAPER_MASK = MaskConfig()
@@ -31,13 +18,13 @@ _MASK_KNOBS = (
     ("sigma", "Eq. 3 blur: <= 1 fraction of the shorter side, > 1 pixels, 0 off."),
     ("lam", "Eq. 2 spike factor: a token above lam x its neighbours' max is replaced."),
 )
-mask_options = apply_all(
+mask_options = common.apply_all(
     *(
-        option(f"--{knob}", default=getattr(PAPER_MASK, knob), type=float, help=text)
+        common.option(f"--{knob}", default=getattr(PAPER_MASK, knob), type=float, help=text)
         for knob, text in _MASK_KNOBS
     ),
-    option("--no-denoise", is_flag=True, help="Ablation: skip Eq. 2."),
-    option("--no-smooth", is_flag=True, help="Ablation: skip Eq. 3."),
+    common.option("--no-denoise", is_flag=True, help="Ablation: skip Eq. 2."),
+    common.option("--no-smooth", is_flag=True, help="Ablation: skip Eq. 3."),
 )
 """The paper's post-processing knobs (defaults: MaskConfig's) and its two ablations."""
 
@@ -49,35 +36,35 @@ def mask_config(values: dict[str, Any]) -> MaskConfig:
 
 
 @click.command("augment")
-@model_option("Hub id or local directory of the VLM that attributes (may be a delegate).")
-@input_option(
+@common.model_option("Hub id or local directory of the VLM that attributes (may be a delegate).")
+@common.input_option(
     "WebDataset shards (paths, brace patterns, URLs, pipe:), a JSONL file, or "
     "a folder with one JSONL and its images."
 )
-@output_option("Output folder for shard-NNNNN.tar, _stats/ and _manifest.json.", folder=True)
-@layer_options(
+@common.output_option("Output folder for shard-NNNNN.tar, _stats/ and _manifest.json.", folder=True)
+@common.layer_options(
     profile_help="A profile.json from `vea-augment profile`, or a model id with published layers.",
     layers_help="Decoder layers to read, e.g. 18,22,24 (0-based).",
 )
 @mask_options
-@count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
-@num_actors_option("Model actors")
-@option("--keep-original", is_flag=True, help="Also store the original image (orig.<ext>).")
-@option(
+@common.count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@common.num_actors_option("Model actors")
+@common.option("--keep-original", is_flag=True, help="Also store the original image (orig.<ext>).")
+@common.option(
     "--image-format",
     type=click.Choice(["jpg", "png", "webp"]),
     help="Output image format (default: the input's).",
 )
-@option(
+@common.option(
     "--on-error",
     type=click.Choice(["passthrough", "skip"]),
     default=defaults.ON_ERROR,
     help="A failed sample is written unhighlighted with an error sidecar, or left out "
     "(it is counted in _stats either way).",
 )
-@input_reading_options
-@model_loading_options
-@ray_options
+@common.input_reading_options
+@common.model_loading_options
+@common.ray_options
 def augment_command(**options: Any) -> None:
     """Write evidence-highlighted images and mask sidecars as WebDataset shards.
 
@@ -97,7 +84,7 @@ def augment_command(**options: Any) -> None:
         output=options["output"],
         model=options["model"],
         layers=layers,
-        loading=model_options(options),
+        loading=common.model_options(options),
         settings=AugmentSettings(
             mask=mask,
             batch_size=options["batch_size"],

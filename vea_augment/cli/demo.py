@@ -7,28 +7,28 @@ from pathlib import Path
 import click
 
 from vea_augment import options as defaults
-from vea_augment.cli.common import option, output_option, progress_option
+from vea_augment.cli import common
 
 
 @click.command("demo")
-@output_option(
+@common.output_option(
     "Folder for the corpus, profile, shards, predictions, report and attention figures.",
     folder=True,
     default="vea-demo",
 )
-@option(
+@common.option(
     "--samples",
     default=defaults.DEMO_SAMPLES,
     type=click.IntRange(min=2),
     help="Synthetic samples per condition (clean, and the same scenes degraded).",
 )
-@option(
+@common.option(
     "--degradation",
     type=click.Choice(["noise", "blur", "mask"]),
     default=defaults.DEMO_DEGRADATION,
     help="The degraded condition of the paper's robustness experiment.",
 )
-@progress_option
+@common.progress_option
 def demo_command(output: Path, samples: int, degradation: str, no_progress: bool) -> None:
     """Run the whole flow offline on the bundled tiny model and a synthetic corpus.
 

@@ -7,48 +7,35 @@ from typing import Any
 import click
 
 from vea_augment import options as defaults
-from vea_augment.cli.common import (
-    count_option,
-    format_score,
-    input_option,
-    input_reading_options,
-    model_loading_options,
-    model_option,
-    model_options,
-    num_actors_option,
-    option,
-    output_option,
-    ray_options,
-    top_frac_option,
-)
+from vea_augment.cli import common
 
 
 @click.command("profile")
-@model_option("Hub id or local directory of the VLM.")
-@input_option("Samples with evidence boxes: WebDataset shards, a JSONL file, or a folder.")
-@output_option(
+@common.model_option("Hub id or local directory of the VLM.")
+@common.input_option("Samples with evidence boxes: WebDataset shards, a JSONL file, or a folder.")
+@common.output_option(
     "Where to write the profile (pass it to augment --profile).",
     folder=False,
     default="profile.json",
 )
-@count_option(
+@common.count_option(
     "--limit",
     defaults.PROFILE_LIMIT,
     "Samples with boxes to profile on (the paper uses about 100).",
 )
-@top_frac_option("Keep the top ceil(frac x L) layers by mean AUROC.")
-@option(
+@common.top_frac_option("Keep the top ceil(frac x L) layers by mean AUROC.")
+@common.option(
     "--label-rule",
     type=click.Choice(["any", "half", "all"]),
     default=defaults.LABEL_RULE,
     help="A token is evidence if any / half / all of its box lies inside the evidence boxes.",
 )
-@option("--per-head", is_flag=True, help="Also score every attention head.")
-@count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
-@num_actors_option("Model actors")
-@input_reading_options
-@model_loading_options
-@ray_options
+@common.option("--per-head", is_flag=True, help="Also score every attention head.")
+@common.count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@common.num_actors_option("Model actors")
+@common.input_reading_options
+@common.model_loading_options
+@common.ray_options
 def profile_command(**options: Any) -> None:
     """Find a model's visual-grounding layers from samples with evidence boxes (step A).
 
@@ -61,7 +48,7 @@ def profile_command(**options: Any) -> None:
 
     job = ProfileJob(
         model=options["model"],
-        loading=model_options(options),
+        loading=common.model_options(options),
         input=options["input_"],
         output=options["output"],
         limit=options["limit"],
@@ -81,11 +68,12 @@ def profile_command(**options: Any) -> None:
         f"L = {profile.num_layers}"
     )
     click.echo("layer  AUROC mean (std)   NDCG mean   n")
+    score = common.format_score
     for row in profile.layers:
         mark = "  <- chosen" if row.layer in profile.chosen_layers else ""
         click.echo(
-            f"{row.layer:>5}  {format_score(row.auroc_mean)} ({format_score(row.auroc_std)})  "
-            f"{format_score(row.ndcg_mean)}     {row.n_samples}{mark}"
+            f"{row.layer:>5}  {score(row.auroc_mean)} ({score(row.auroc_std)})  "
+            f"{score(row.ndcg_mean)}     {row.n_samples}{mark}"
         )
     click.echo(f"chosen layers: {','.join(map(str, profile.chosen_layers))}")
     click.echo(f"profile: {job.output}  (use: vea-augment augment --profile {job.output})")

@@ -7,25 +7,25 @@ from pathlib import Path
 import click
 
 from vea_augment import options as defaults
-from vea_augment.cli.common import option
+from vea_augment.cli import common
 
 
 @click.command("score")
 @click.argument("predictions", type=click.Path(dir_okay=False, path_type=Path))
-@option(
+@common.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Report prefix: writes PREFIX.json, PREFIX.md and PREFIX.png "
     "(default: beside the predictions, named <predictions>.report).",
 )
-@option(
+@common.option(
     "--resamples",
     default=defaults.BOOTSTRAP_RESAMPLES,
     type=click.IntRange(min=0),
     help="Bootstrap resamples for the 95 % intervals (0: no intervals).",
 )
-@option("--seed", default=defaults.BOOTSTRAP_SEED, help="Bootstrap seed.")
+@common.option("--seed", default=defaults.BOOTSTRAP_SEED, help="Bootstrap seed.")
 def score_command(predictions: Path, output: Path | None, resamples: int, seed: int) -> None:
     """Score predictions: exact match, token F1, ANLS, VQA accuracy, gains over base.
 

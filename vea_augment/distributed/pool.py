@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ray
@@ -19,18 +19,26 @@ from vea_augment.distributed.scheduler import ActorPool, ShardOutcome, ShardWork
 from vea_augment.options import MAX_SHARD_ATTEMPTS
 
 
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    """Where a job's actors run: how many (default: one per GPU, else one), on which cluster
+    (default: a local one), and how many tries each work item gets."""
+
+    num_actors: int | None = None
+    address: str | None = None
+    max_attempts: int = MAX_SHARD_ATTEMPTS
+
+
 @dataclass(frozen=True)
 class PoolRequest:
-    """Which actor to start, how many, and how to call it."""
+    """Which actor to start, where, and how to call it."""
 
     actor_class: Any
     arguments: Callable[[ActorPlan], tuple[Any, ...]]
     method: str
     name_prefix: str
-    num_actors: int | None = None
+    placement: Placement = field(default_factory=Placement)
     use_gpus: bool = True
-    address: str | None = None
-    max_attempts: int = MAX_SHARD_ATTEMPTS
 
 
 @dataclass(frozen=True)
@@ -55,9 +63,10 @@ def distribute(
     Ray is started locally (and stopped afterwards) unless already running or an address
     is given.
     """
-    started_ray = connect(request.address)
+    placement = request.placement
+    started_ray = connect(placement.address)
     try:
-        plan = plan_actors(request.num_actors, len(work), request.use_gpus)
+        plan = plan_actors(placement.num_actors, len(work), request.use_gpus)
         options = {
             "num_cpus": plan.num_cpus,
             "num_gpus": plan.num_gpus,
@@ -83,7 +92,7 @@ def distribute(
             bar.update(1)
 
         try:
-            run_shards(pool, list(work), is_committed, finished, request.max_attempts)
+            run_shards(pool, list(work), is_committed, finished, placement.max_attempts)
         finally:
             bar.close()
             pool.shutdown()

@@ -27,10 +27,9 @@ from vea_augment.data.predictions_file import (
     prepare_for_resume,
 )
 from vea_augment.data.sources import ShardTask, plan_shards
-from vea_augment.distributed.pool import PoolRequest, distribute
+from vea_augment.distributed.pool import Placement, PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import worker_name
-from vea_augment.options import MAX_SHARD_ATTEMPTS
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.steps.answer import PredictionKey, answer_samples
 
@@ -47,16 +46,14 @@ class AnswerShard:
 
 
 @dataclass(frozen=True)
-class AnswerJob:
-    """Everything ``vea-augment answer`` was asked to do."""
+class AnswerJob(Placement):
+    """Everything ``vea-augment answer`` was asked to do; where it runs is its
+    :class:`Placement` part."""
 
     input: str
     output: Path
     backend: BackendSpec
     methods: tuple[MethodSpec, ...]
-    num_actors: int | None = None
-    address: str | None = None
-    max_attempts: int = MAX_SHARD_ATTEMPTS
     retry_errors: bool = False
 
 
@@ -147,10 +144,8 @@ def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
         arguments=lambda plan: (job.backend, job.methods, int(plan.num_cpus)),
         method="run_shard",
         name_prefix="vea-answer",
-        num_actors=job.num_actors,
+        placement=job,
         use_gpus=job.backend.uses_gpu,
-        address=job.address,
-        max_attempts=job.max_attempts,
     )
     result = distribute(request, work, lambda _: None, on_done, "answer", show_progress)
     already = sum(len(keys) for keys in resume.done_by_shard.values())

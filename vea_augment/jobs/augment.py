@@ -25,17 +25,18 @@ from vea_augment.data.writer import (
     write_json_atomic,
 )
 from vea_augment.distributed.cluster import ActorPlan
-from vea_augment.distributed.pool import PoolRequest, distribute
+from vea_augment.distributed.pool import Placement, PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads, worker_name
-from vea_augment.options import MAX_SHARD_ATTEMPTS, SAMPLES_PER_SHARD, ModelOptions
+from vea_augment.options import SAMPLES_PER_SHARD, ModelOptions
 from vea_augment.schemas.manifest import JobManifest
 from vea_augment.steps.augment import AugmentSettings, augment_shard
 
 
 @dataclass(frozen=True)
-class AugmentJob:
-    """Everything ``vea-augment augment`` was asked to do."""
+class AugmentJob(Placement):
+    """Everything ``vea-augment augment`` was asked to do; where it runs is its
+    :class:`Placement` part."""
 
     input: str
     output: Path
@@ -45,9 +46,6 @@ class AugmentJob:
     settings: AugmentSettings = field(default_factory=AugmentSettings)
     samples_per_shard: int = SAMPLES_PER_SHARD
     image_root: str | None = None
-    num_actors: int | None = None
-    address: str | None = None
-    max_attempts: int = MAX_SHARD_ATTEMPTS
 
 
 @dataclass
@@ -193,9 +191,7 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
             ),
             method="run_shard",
             name_prefix="vea-augment",
-            num_actors=job.num_actors,
-            address=job.address,
-            max_attempts=job.max_attempts,
+            placement=job,
         )
         result = distribute(
             request,

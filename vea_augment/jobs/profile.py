@@ -13,20 +13,12 @@ from typing import Any
 
 import ray
 
+from vea_augment import options
 from vea_augment.data.writer import write_json_atomic
-from vea_augment.distributed.pool import PoolRequest, distribute
+from vea_augment.distributed.pool import Placement, PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads
-from vea_augment.options import (
-    ATTRIBUTION_BATCH_SIZE,
-    LABEL_RULE,
-    MAX_IMAGE_PIXELS,
-    PROFILE_LIMIT,
-    SAMPLES_PER_SHARD,
-    TOP_FRAC,
-    LabelRule,
-    ModelOptions,
-)
+from vea_augment.options import LabelRule, ModelOptions
 from vea_augment.schemas.profile import ExcludedSample, LayerProfile
 from vea_augment.steps.profile import (
     ProfileSample,
@@ -49,23 +41,22 @@ class ProfileChunk:
 
 
 @dataclass(frozen=True)
-class ProfileJob:
-    """Everything ``vea-augment profile`` was asked to do."""
+class ProfileJob(Placement):
+    """Everything ``vea-augment profile`` was asked to do; where it runs is its
+    :class:`Placement` part."""
 
     model: str
     input: str
     output: Path
     loading: ModelOptions = field(default_factory=ModelOptions)
-    limit: int | None = PROFILE_LIMIT
-    top_frac: float = TOP_FRAC
-    rule: LabelRule = LABEL_RULE
+    limit: int | None = options.PROFILE_LIMIT
+    top_frac: float = options.TOP_FRAC
+    rule: LabelRule = options.LABEL_RULE
     per_head: bool = False
-    batch_size: int = ATTRIBUTION_BATCH_SIZE
-    samples_per_shard: int = SAMPLES_PER_SHARD
+    batch_size: int = options.ATTRIBUTION_BATCH_SIZE
+    samples_per_shard: int = options.SAMPLES_PER_SHARD
     image_root: str | None = None
-    max_pixels: int = MAX_IMAGE_PIXELS
-    num_actors: int | None = None
-    address: str | None = None
+    max_pixels: int = options.MAX_IMAGE_PIXELS
 
 
 @ray.remote
@@ -145,8 +136,7 @@ def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile
             ),
             method="run_chunk",
             name_prefix="vea-profile",
-            num_actors=job.num_actors,
-            address=job.address,
+            placement=job,
         )
         chunks = _chunks(samples, job.batch_size)
         distribute(request, chunks, lambda _: None, on_done, "profile", show_progress)
