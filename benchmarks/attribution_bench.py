@@ -27,13 +27,15 @@ from pathlib import Path
 
 import torch
 
-# ``attribution`` is benchmarks/attribution/, importable because Python puts this script's
-# folder first on sys.path; the measurement processes are given the same sys.path.
-from attribution.architectures import ARCHS
-from attribution.measurement import host_memory_gib, matmul_tflops
-from attribution.rendering import render, section_title, write_section
-from attribution.routes import ROUTES
-from attribution.runner import run_all
+# ``attribution_benchmark`` (benchmarks/attribution_benchmark/) imports because Python puts
+# this script's folder first on sys.path; the measurement processes get the same sys.path.
+from attribution_benchmark.architectures import ARCHS
+from attribution_benchmark.measurement import host_memory_gib, matmul_tflops
+from attribution_benchmark.rendering import render, section_title, write_section
+from attribution_benchmark.routes import ROUTES
+from attribution_benchmark.runner import run_all
+
+from vea_augment.options import default_device
 
 ALL_SIZES = (448, 896, 1344, 1792, 2240)
 
@@ -54,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pipeline-samples", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=default_device())
     parser.add_argument(
         "--threads",
         type=int,

@@ -11,6 +11,29 @@ PACKAGE = Path(__file__).resolve().parents[1] / "vea_augment"
 MAX_MODULE_LINES = 400
 TORCH_FREE = ("method", "schemas")
 
+#: The rooms of docs/ARCHITECTURE.md from the foundation up: a room imports only rooms
+#: of a lower rank (the package root's lazy API is left out: it imports nothing on load).
+ROOM_RANKS = {
+    "_version": 0,
+    "errors": 0,
+    "fallback": 1,
+    "schemas": 1,
+    "method": 1,
+    "options": 2,
+    "models": 3,
+    "testing": 3,
+    "data": 4,
+    "attribution": 5,
+    "answering": 5,
+    "steps": 6,
+    "reports": 7,
+    "distributed": 7,
+    "jobs": 8,
+    "demo": 9,
+    "selfcheck": 9,
+    "cli": 10,
+}
+
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -104,6 +127,28 @@ def test_function_level_imports_count():
 
 def test_no_import_cycle_in_the_package():
     assert find_cycles(import_graph()) == []
+
+
+def room_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def test_every_room_has_a_rank():
+    assert {room_of(module) for module in MODULES} - {None} == set(ROOM_RANKS)
+
+
+def test_rooms_import_only_the_rooms_below_them():
+    upward = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if (here := room_of(module)) is not None
+        and (there := room_of(target)) is not None
+        and here != there
+        and ROOM_RANKS[there] >= ROOM_RANKS[here]
+    )
+    assert upward == []
 
 
 @pytest.mark.parametrize("room", TORCH_FREE)
