@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from vea_augment.cli import cli
-from vea_augment.demo.training.train import BUNDLED_MODEL_DIR
+from vea_augment.demo.training.recipe import BUNDLED_MODEL_DIR
 from vea_augment.schemas.profile import LayerProfile
 from vea_augment.schemas.report import ScoreReport
 
@@ -46,7 +46,7 @@ def bundled_backend():
 @pytest.fixture(scope="module")
 def held_out_samples():
     from vea_augment.demo.corpus import generate_samples
-    from vea_augment.demo.training.train import HELD_OUT_SEED
+    from vea_augment.demo.training.recipe import HELD_OUT_SEED
 
     return generate_samples(64, HELD_OUT_SEED, kinds=("shapes",))
 

@@ -12,7 +12,8 @@ from PIL import Image
 
 from vea_augment.demo.corpus import COLOURS, SHAPES, CorpusConfig, SyntheticSample, generate_samples
 from vea_augment.demo.training.grounding import answering_positions, grounding_loss
-from vea_augment.demo.training.train import TrainRecipe, _override, make_batch, train
+from vea_augment.demo.training.recipe import TrainRecipe
+from vea_augment.demo.training.train import _override, make_batch, train
 from vea_augment.demo.training.vision_pretraining import (
     VisionPretraining,
     cell_labels,

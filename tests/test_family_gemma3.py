@@ -11,25 +11,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-from test_attribution import (
-    RELATIVE_TOLERANCE,
-    assert_batch_equals_eager_and_single_samples,
-    captured_rows,
-    eager_last_rows,
-    image_token_embeddings,
-    noise_image,
-    relative_error,
+from family_checks import (
+    FLOAT32,
+    QUESTIONS,
+    assert_a_batch_of_two_equals_eager_and_single_samples,
+    change_by_view_after_a_local_edit,
+    one_view_of_a_wide_image,
 )
+from synthetic_images import noise_image
+from test_attribution import RELATIVE_TOLERANCE, captured_rows, eager_last_rows, relative_error
 
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
 from vea_augment.models.families.gemma3 import configure_pan_and_scan, pan_and_scan_crops
-from vea_augment.options import ModelOptions
 from vea_augment.testing.tiny import GEMMA3_SLIDING_WINDOW, build_tiny_checkpoint
-
-FLOAT32 = ModelOptions(dtype="float32")
-QUESTIONS = ["What is written on the sign?", "Which colour?"]
 
 
 @pytest.fixture(scope="module")
@@ -124,23 +119,14 @@ def test_pan_and_scan_crops_are_views_over_their_crop_rectangles(checkpoint):
 
 def test_a_change_inside_one_crop_leaves_the_other_crops_untouched(checkpoint):
     attributor = pan_and_scan_attributor(checkpoint)
-    base = noise_image(300, 100, 3)
-    edited = np.asarray(base).copy()
-    edited[30:70, 130:170] = 255
-    before, layouts = image_token_embeddings(attributor, base)
-    after, _ = image_token_embeddings(attributor, Image.fromarray(edited))
-    change = {
-        layout.name: np.linalg.norm(after - before, axis=-1)[layout.positions] for layout in layouts
-    }
-    assert change["crop_0"].max() == 0 and change["crop_2"].max() == 0
-    assert change["crop_1"].max() > 0 and change["image"].max() > 0
+    change = change_by_view_after_a_local_edit(attributor)
+    assert change["crop_0"] == 0 and change["crop_2"] == 0
+    assert change["crop_1"] > 0 and change["image"] > 0
 
 
 def test_without_pan_and_scan_a_wide_image_is_one_view(checkpoint):
     attributor = Attributor.from_pretrained(checkpoint, [0], FLOAT32)
-    image = noise_image(300, 100, 2)
-    inputs = attributor.encode([image], attributor.prompts(["q"]))
-    (layout,) = attributor.adapter.layouts(inputs, 0, image.size)
+    layout, _ = one_view_of_a_wide_image(attributor)
     assert layout.name == "image" and layout.grid_shape == (6, 6)
     np.testing.assert_allclose(layout.boxes[0, 0], [0, 0, 50, 100 / 6])
 
@@ -148,11 +134,8 @@ def test_without_pan_and_scan_a_wide_image_is_one_view(checkpoint):
 def test_a_batch_with_and_without_crops_equals_eager_and_single_samples(checkpoint):
     attributor = pan_and_scan_attributor(checkpoint)
     images = [noise_image(300, 100, 4), noise_image(80, 80, 5)]
-    batch = attributor.encode(images, attributor.prompts(QUESTIONS))
-    views = [attributor.adapter.layouts(batch, row, image.size) for row, image in enumerate(images)]
-    assert [len(row) for row in views] == [4, 1]
     # Layer 1 is global: a sliding layer's window ends before the whole-image view here.
-    assert_batch_equals_eager_and_single_samples(attributor, batch, images, QUESTIONS, [1])
+    assert_a_batch_of_two_equals_eager_and_single_samples(attributor, images, [4, 1], layers=[1])
 
 
 def test_crops_the_adapter_does_not_expect_are_a_geometry_error(checkpoint):

@@ -10,31 +10,30 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
-from test_attribution import (
-    assert_a_missing_image_token_is_a_geometry_error,
-    assert_batch_equals_eager_and_single_samples,
-    covered_share,
-    image_token_embeddings,
-    noise_image,
+from family_checks import (
+    assert_a_batch_of_two_equals_eager_and_single_samples,
+    assert_tokens_hold_the_white_share_of_their_boxes,
+    change_by_view_after_a_local_edit,
+    one_view_of_a_wide_image,
+    tiny_attributor,
+    white_block_image,
 )
+from synthetic_images import noise_image
+from test_attribution import assert_a_missing_image_token_is_a_geometry_error
 
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
 from vea_augment.models.families.idefics3 import Idefics3Adapter
-from vea_augment.options import ModelOptions
-from vea_augment.testing.tiny import build_tiny_checkpoint
 
-FLOAT32 = ModelOptions(dtype="float32")
 FAMILIES = ["idefics3", "smolvlm"]
 SIZES = [(150, 100), (300, 100), (100, 300), (96, 72), (60, 110), (20, 20), (401, 37), (32, 96)]
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
-def attributor(request, tmp_path_factory: pytest.TempPathFactory) -> Attributor:
-    family = request.param
-    directory = build_tiny_checkpoint(family, tmp_path_factory.mktemp("tiny") / family)
-    return Attributor.from_pretrained(directory, [0], FLOAT32)
+def attributor(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Attributor:
+    return tiny_attributor(request.param, tmp_path_factory)
 
 
 @pytest.mark.parametrize(
@@ -75,69 +74,39 @@ def test_each_view_follows_its_marker_and_markers_are_in_no_view(attributor, siz
 def test_each_token_holds_the_pixels_of_its_box(attributor, size):
     """In every square (and the global image) the share of white in a token's 8 × 8 pixel block
     is the share of the token's box that the white block covers in the original."""
-    width, height = size
-    block = (width // 2, height // 4, width // 2 + width // 3, height // 4 + height // 2)
-    pixels = np.zeros((height, width, 3), dtype=np.uint8)
-    pixels[block[1] : block[3], block[0] : block[2]] = 255
-    image = Image.fromarray(pixels)
+    image, block = white_block_image(size)
     inputs = attributor.encode([image], attributor.prompts(["q"]))
     layouts = attributor.adapter.layouts(inputs, 0, image.size)
+    # Lanczos resampling rings around the block's edges for about a pixel.
     frames = inputs["pixel_values"][0, :, 0]
-    black, white = frames.min(), frames.max()
-    for layout, frame in zip(layouts, frames, strict=True):
-        share = ((frame.reshape(4, 8, 4, 8).mean(dim=(1, 3)) - black) / (white - black)).numpy()
-        # Lanczos resampling rings around the block's edges for about a pixel.
-        covered = covered_share(layout.boxes, block)
-        np.testing.assert_allclose(share, covered, atol=0.3, err_msg=layout.name)
+    assert_tokens_hold_the_white_share_of_their_boxes(layouts, frames, block)
 
 
 def test_a_change_inside_one_square_reaches_only_that_square_and_the_global_image(attributor):
-    base = noise_image(300, 100, 3)
     assert attributor.adapter.split(300, 100) == (1, 3)
-    edited = np.asarray(base).copy()
-    edited[30:70, 130:170] = 255  # well inside the middle square [100, 200)
-    before, layouts = image_token_embeddings(attributor, base)
-    after, _ = image_token_embeddings(attributor, Image.fromarray(edited))
-    change = {
-        layout.name: np.linalg.norm(after - before, axis=-1)[layout.positions].max()
-        for layout in layouts
-    }
+    change = change_by_view_after_a_local_edit(attributor)  # well inside the middle square
     assert change["tile_0"] == 0 and change["tile_2"] == 0
     assert change["tile_1"] > 0 and change["global"] > 0
 
 
-def test_without_splitting_the_image_is_the_global_view_alone(attributor):
-    image_processor = attributor.processor.image_processor
-    image_processor.do_image_splitting = False
-    try:
-        image = noise_image(300, 100, 2)
-        inputs = attributor.encode([image], attributor.prompts(["q"]))
-        (layout,) = attributor.adapter.layouts(inputs, 0, image.size)
-        assert layout.name == "global" and inputs["pixel_values"].shape[1] == 1
-        np.testing.assert_allclose(layout.boxes[-1, -1], [225, 75, 300, 100])
-    finally:
-        image_processor.do_image_splitting = True
+def test_without_splitting_the_image_is_the_global_view_alone(attributor, monkeypatch):
+    monkeypatch.setattr(attributor.processor.image_processor, "do_image_splitting", False)
+    layout, inputs = one_view_of_a_wide_image(attributor)
+    assert layout.name == "global" and inputs["pixel_values"].shape[1] == 1
+    np.testing.assert_allclose(layout.boxes[-1, -1], [225, 75, 300, 100])
 
 
 def test_a_batch_of_different_splits_equals_eager_and_single_samples(attributor):
     images = [noise_image(300, 100, 3), noise_image(150, 100, 4)]
-    questions = ["What is written on the sign?", "Which colour?"]
-    batch = attributor.encode(images, attributor.prompts(questions))
-    views = [attributor.adapter.layouts(batch, row, image.size) for row, image in enumerate(images)]
-    assert [len(row) for row in views] == [4, 7]
-    assert_batch_equals_eager_and_single_samples(attributor, batch, images, questions, [1, 3])
+    assert_a_batch_of_two_equals_eager_and_single_samples(attributor, images, [4, 7])
 
 
 def test_a_missing_image_token_is_a_geometry_error(attributor):
     assert_a_missing_image_token_is_a_geometry_error(attributor)
 
 
-def test_a_processor_with_another_token_count_per_square_is_refused(attributor):
+def test_a_processor_with_another_token_count_per_square_is_refused(attributor, monkeypatch):
     processor = attributor.processor
-    saved = processor.image_seq_len
-    processor.image_seq_len = saved * 4
-    try:
-        with pytest.raises(GeometryError, match="tokens per square"):
-            Idefics3Adapter(attributor.model.config, processor)
-    finally:
-        processor.image_seq_len = saved
+    monkeypatch.setattr(processor, "image_seq_len", processor.image_seq_len * 4)
+    with pytest.raises(GeometryError, match="tokens per square"):
+        Idefics3Adapter(attributor.model.config, processor)

@@ -9,30 +9,29 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
-from test_attribution import (
-    assert_a_missing_image_token_is_a_geometry_error,
-    assert_batch_equals_eager_and_single_samples,
-    covered_share,
-    image_token_embeddings,
-    noise_image,
+from family_checks import (
+    assert_a_batch_of_two_equals_eager_and_single_samples,
+    assert_tokens_hold_the_white_share_of_their_boxes,
+    change_by_view_after_a_local_edit,
+    one_view_of_a_wide_image,
+    tiny_attributor,
+    white_block_image,
 )
+from synthetic_images import noise_image
+from test_attribution import assert_a_missing_image_token_is_a_geometry_error
 from transformers.models.got_ocr2.image_processing_got_ocr2 import get_optimal_tiled_canvas
 
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
 from vea_augment.models.families.internvl import InternVLAdapter, optimal_tile_grid
-from vea_augment.options import ModelOptions
-from vea_augment.testing.tiny import INTERNVL_MAX_TILES, build_tiny_checkpoint
+from vea_augment.testing.tiny import INTERNVL_MAX_TILES
 
-FLOAT32 = ModelOptions(dtype="float32")
 SIZES = [(150, 100), (300, 100), (100, 300), (96, 72), (60, 110), (20, 20), (401, 37), (64, 64)]
 
 
 @pytest.fixture(scope="module")
 def attributor(tmp_path_factory: pytest.TempPathFactory) -> Attributor:
-    directory = build_tiny_checkpoint("internvl", tmp_path_factory.mktemp("tiny") / "internvl")
-    return Attributor.from_pretrained(directory, [0], FLOAT32)
+    return tiny_attributor("internvl", tmp_path_factory)
 
 
 def test_the_tile_grid_is_transformers_choice():
@@ -76,70 +75,42 @@ def test_one_view_per_processed_tile_in_prompt_order(attributor, size):
 def test_each_token_holds_the_pixels_of_its_box(attributor, size):
     """In every processed tile (and the thumbnail), the share of white in a token's 8 × 8 pixel
     block is the share of the token's box that the white block covers in the original."""
-    width, height = size
-    block = (width // 2, height // 4, width // 2 + width // 3, height // 4 + height // 2)
-    pixels = np.zeros((height, width, 3), dtype=np.uint8)
-    pixels[block[1] : block[3], block[0] : block[2]] = 255
-    image = Image.fromarray(pixels)
+    image, block = white_block_image(size)
     inputs = attributor.encode([image], attributor.prompts(["q"]))
     layouts = attributor.adapter.layouts(inputs, 0, image.size)
+    # Bicubic resampling blurs the block's edges by about a pixel.
     tiles = inputs["pixel_values"][:, 0]
-    black, white = tiles.min(), tiles.max()
-    for layout, tile in zip(layouts, tiles, strict=True):
-        share = ((tile.reshape(4, 8, 4, 8).mean(dim=(1, 3)) - black) / (white - black)).numpy()
-        covered = covered_share(layout.boxes, block)
-        # Bicubic resampling blurs the block's edges by about a pixel.
-        np.testing.assert_allclose(share, covered, atol=0.3, err_msg=layout.name)
+    assert_tokens_hold_the_white_share_of_their_boxes(layouts, tiles, block)
 
 
 def test_a_change_inside_one_tile_reaches_only_that_tile_and_the_thumbnail(attributor):
-    base = noise_image(300, 100, 3)
     assert attributor.adapter.tile_grid(300, 100) == (3, 1)
-    edited = np.asarray(base).copy()
-    edited[30:70, 130:170] = 255  # well inside the middle tile [100, 200)
-    before, layouts = image_token_embeddings(attributor, base)
-    after, _ = image_token_embeddings(attributor, Image.fromarray(edited))
-    change = {
-        layout.name: np.linalg.norm(after - before, axis=-1)[layout.positions].max()
-        for layout in layouts
-    }
+    change = change_by_view_after_a_local_edit(attributor)  # well inside the middle tile
     assert change["tile_0"] == 0 and change["tile_2"] == 0
     assert change["tile_1"] > 0 and change["thumbnail"] > 0
 
 
-def test_without_tiling_the_image_is_one_view(attributor):
+def test_without_tiling_the_image_is_one_view(attributor, monkeypatch):
     processor = attributor.processor
-    saved = processor.images_kwargs
-    processor.images_kwargs = {**saved, "crop_to_patches": False}
-    try:
-        image = noise_image(300, 100, 2)
-        inputs = attributor.encode([image], attributor.prompts(["q"]))
-        (layout,) = attributor.adapter.layouts(inputs, 0, image.size)
-        assert layout.name == "image" and len(inputs["pixel_values"]) == 1
-        np.testing.assert_allclose(layout.boxes[-1, -1], [225, 75, 300, 100])
-    finally:
-        processor.images_kwargs = saved
+    monkeypatch.setattr(
+        processor, "images_kwargs", {**processor.images_kwargs, "crop_to_patches": False}
+    )
+    layout, inputs = one_view_of_a_wide_image(attributor)
+    assert layout.name == "image" and len(inputs["pixel_values"]) == 1
+    np.testing.assert_allclose(layout.boxes[-1, -1], [225, 75, 300, 100])
 
 
 def test_a_batch_of_different_tile_counts_equals_eager_and_single_samples(attributor):
     images = [noise_image(300, 100, 3), noise_image(20, 20, 4)]
-    questions = ["What is written on the sign?", "Which colour?"]
-    batch = attributor.encode(images, attributor.prompts(questions))
-    views = [attributor.adapter.layouts(batch, row, image.size) for row, image in enumerate(images)]
-    assert [len(row) for row in views] == [4, 1]
-    assert_batch_equals_eager_and_single_samples(attributor, batch, images, questions, [1, 3])
+    assert_a_batch_of_two_equals_eager_and_single_samples(attributor, images, [4, 1])
 
 
 def test_a_missing_image_token_is_a_geometry_error(attributor):
     assert_a_missing_image_token_is_a_geometry_error(attributor)
 
 
-def test_a_processor_with_another_token_count_per_tile_is_refused(attributor):
+def test_a_processor_with_another_token_count_per_tile_is_refused(attributor, monkeypatch):
     processor = attributor.processor
-    saved = processor.image_seq_length
-    processor.image_seq_length = saved * 4
-    try:
-        with pytest.raises(GeometryError, match="tokens per tile"):
-            InternVLAdapter(attributor.model.config, processor)
-    finally:
-        processor.image_seq_length = saved
+    monkeypatch.setattr(processor, "image_seq_length", processor.image_seq_length * 4)
+    with pytest.raises(GeometryError, match="tokens per tile"):
+        InternVLAdapter(attributor.model.config, processor)

@@ -11,30 +11,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from family_checks import tiny_attributor, white_block_image
+from synthetic_images import noise_image
 from test_attribution import (
     assert_a_missing_image_token_is_a_geometry_error,
     assert_batch_equals_eager_and_single_samples,
     covered_share,
     image_token_embeddings,
-    noise_image,
 )
 from transformers.image_processing_utils import select_best_resolution as hf_best_resolution
 
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.errors import GeometryError
 from vea_augment.models.families.llava_next import LlavaNextAdapter, select_best_resolution
-from vea_augment.options import ModelOptions
-from vea_augment.testing.tiny import build_tiny_checkpoint
 
-FLOAT32 = ModelOptions(dtype="float32")
 SIZES = [(150, 100), (300, 100), (100, 300), (96, 72), (60, 110), (13, 200), (401, 37), (84, 84)]
 
 
 @pytest.fixture(scope="module")
 def attributor(tmp_path_factory: pytest.TempPathFactory) -> Attributor:
-    directory = build_tiny_checkpoint("llava_next", tmp_path_factory.mktemp("tiny") / "llava_next")
-    return Attributor.from_pretrained(directory, [0], FLOAT32)
+    return tiny_attributor("llava_next", tmp_path_factory)
 
 
 def test_best_resolution_is_transformers_choice(attributor):
@@ -92,12 +88,9 @@ def test_tile_features_sit_where_the_processor_put_their_pixels(attributor, size
     """Reassemble the processor's tiles into its padded canvas: the share of white in each
     kept feature's 7 × 7 patch there is the share of its box that the white block covers."""
     width, height = size
-    block = (width // 2, height // 4, width // 2 + width // 3, height // 4 + height // 2)
-    image = np.zeros((height, width, 3), dtype=np.uint8)
-    image[block[1] : block[3], block[0] : block[2]] = 255
-    pil = Image.fromarray(image)
-    inputs = attributor.encode([pil], attributor.prompts(["q"]))
-    _, tiles = attributor.adapter.layouts(inputs, 0, pil.size)
+    image, block = white_block_image(size)
+    inputs = attributor.encode([image], attributor.prompts(["q"]))
+    _, tiles = attributor.adapter.layouts(inputs, 0, image.size)
     grid_rows, grid_cols = attributor.adapter.tile_grid(width, height)
     tile_pixels = inputs["pixel_values"][0][1 : 1 + grid_rows * grid_cols, 0]
     canvas = (
@@ -132,13 +125,10 @@ def test_a_missing_image_token_is_a_geometry_error(attributor):
     assert_a_missing_image_token_is_a_geometry_error(attributor)
 
 
-def test_pinpoints_that_differ_from_the_model_are_refused(attributor):
+def test_pinpoints_that_differ_from_the_model_are_refused(attributor, monkeypatch):
     processor = attributor.processor
-    saved = processor.image_processor.image_grid_pinpoints
-    processor.image_processor.image_grid_pinpoints = [[84, 84]]
-    try:
+    with monkeypatch.context() as patched:
+        patched.setattr(processor.image_processor, "image_grid_pinpoints", [[84, 84]])
         with pytest.raises(GeometryError, match="pinpoints"):
             LlavaNextAdapter(attributor.model.config, processor)
-    finally:
-        processor.image_processor.image_grid_pinpoints = saved
     assert torch.is_tensor(attributor.model.model.image_newline)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from method_helpers import grid_boxes
 
 from vea_augment.errors import ConfigError, GeometryError
 from vea_augment.method import (
@@ -17,17 +18,6 @@ from vea_augment.method import (
 )
 
 PROPERTY = settings(max_examples=50, deadline=None)
-
-
-def grid_boxes(width: float, height: float, rows: int, cols: int) -> np.ndarray:
-    xs = np.linspace(0.0, width, cols + 1)
-    ys = np.linspace(0.0, height, rows + 1)
-    boxes = np.empty((rows, cols, 4))
-    boxes[..., 0] = xs[None, :-1]
-    boxes[..., 2] = xs[None, 1:]
-    boxes[..., 1] = ys[:-1, None]
-    boxes[..., 3] = ys[1:, None]
-    return boxes
 
 
 # A 4x4 grid of 10 px tokens; the evidence box covers token (0, 1) fully, (0, 0) by 50 %,

@@ -6,24 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from method_helpers import grid_boxes
 
 from vea_augment.errors import ConfigError, GeometryError, InvalidScoresError
 from vea_augment.method import TokenView, canvas_shape, paint_views
 from vea_augment.method.smooth import resize_area
 
 PROPERTY = settings(max_examples=50, deadline=None)
-
-
-def grid_boxes(width: float, height: float, rows: int, cols: int) -> np.ndarray:
-    """Boxes ``(rows, cols, 4)`` of a grid that tiles ``[0, width] x [0, height]`` exactly."""
-    xs = np.linspace(0.0, width, cols + 1)
-    ys = np.linspace(0.0, height, rows + 1)
-    boxes = np.empty((rows, cols, 4))
-    boxes[..., 0] = xs[None, :-1]
-    boxes[..., 2] = xs[None, 1:]
-    boxes[..., 1] = ys[:-1, None]
-    boxes[..., 3] = ys[1:, None]
-    return boxes
 
 
 def single(box: list[float], score: float, name: str = "v") -> TokenView:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from method_helpers import box_grid
 
 from vea_augment.errors import GeometryError, InvalidScoresError
 from vea_augment.method import (
@@ -25,25 +26,14 @@ ONE_GREY_LEVEL = 1.0 / 255.0
 NO_SMOOTH = MaskConfig(smooth=False)
 
 
-def grid_boxes(x0: float, y0: float, x1: float, y1: float, rows: int, cols: int) -> np.ndarray:
-    xs = np.linspace(x0, x1, cols + 1)
-    ys = np.linspace(y0, y1, rows + 1)
-    boxes = np.empty((rows, cols, 4))
-    boxes[..., 0] = xs[None, :-1]
-    boxes[..., 2] = xs[None, 1:]
-    boxes[..., 1] = ys[:-1, None]
-    boxes[..., 3] = ys[1:, None]
-    return boxes
-
-
 def tiles_and_thumbnail(width: int, height: int, seed: int) -> list[TokenView]:
     """Two tiles (left and right halves) plus a coarser thumbnail over the whole image."""
     rng = np.random.default_rng(seed)
     half = width / 2
     return [
-        TokenView("tile-0", rng.random((12, 8)) ** 4, grid_boxes(0, 0, half, height, 12, 8)),
-        TokenView("tile-1", rng.random((12, 8)) ** 4, grid_boxes(half, 0, width, height, 12, 8)),
-        TokenView("thumb", rng.random((6, 8)) ** 4, grid_boxes(0, 0, width, height, 6, 8)),
+        TokenView("tile-0", rng.random((12, 8)) ** 4, box_grid(0, 0, half, height, 12, 8)),
+        TokenView("tile-1", rng.random((12, 8)) ** 4, box_grid(half, 0, width, height, 12, 8)),
+        TokenView("thumb", rng.random((6, 8)) ** 4, box_grid(0, 0, width, height, 6, 8)),
     ]
 
 
@@ -71,7 +61,7 @@ def test_fast_path_matches_the_full_resolution_reference_within_one_grey_level(
 
 def test_large_image_with_default_sigma_gives_a_full_resolution_mask() -> None:
     rng = np.random.default_rng(0)
-    view = TokenView("grid", rng.random((80, 80)), grid_boxes(0, 0, 4000, 3000, 80, 80))
+    view = TokenView("grid", rng.random((80, 80)), box_grid(0, 0, 4000, 3000, 80, 80))
     mask = evidence_mask([view], 4000, 3000)
     assert mask.shape == (3000, 4000)
     assert mask.dtype == np.float32
@@ -80,7 +70,7 @@ def test_large_image_with_default_sigma_gives_a_full_resolution_mask() -> None:
 
 
 def test_without_smoothing_the_mask_is_the_normalised_painted_grid() -> None:
-    view = TokenView("grid", np.array([[0.0, 1.0], [2.0, 4.0]]), grid_boxes(0, 0, 4, 4, 2, 2))
+    view = TokenView("grid", np.array([[0.0, 1.0], [2.0, 4.0]]), box_grid(0, 0, 4, 4, 2, 2))
     mask = evidence_mask([view], 4, 4, NO_SMOOTH)
     expected = np.kron([[0.0, 0.25], [0.5, 1.0]], np.ones((2, 2)))
     np.testing.assert_array_equal(mask, expected)
@@ -89,7 +79,7 @@ def test_without_smoothing_the_mask_is_the_normalised_painted_grid() -> None:
 def test_denoising_removes_an_attention_sink_before_painting() -> None:
     scores = np.ones((3, 3))
     scores[1, 1] = 100.0
-    view = TokenView("grid", scores, grid_boxes(0, 0, 6, 6, 3, 3))
+    view = TokenView("grid", scores, box_grid(0, 0, 6, 6, 3, 3))
     # Denoised, the grid is constant: no evidence anywhere.
     np.testing.assert_array_equal(evidence_mask([view], 6, 6, NO_SMOOTH), np.zeros((6, 6)))
     raw = evidence_mask([view], 6, 6, MaskConfig(smooth=False, denoise=False))
@@ -101,13 +91,13 @@ def test_denoising_removes_an_attention_sink_before_painting() -> None:
 def test_denoising_does_not_modify_the_callers_views() -> None:
     scores = np.ones((3, 3))
     scores[0, 0] = 100.0
-    view = TokenView("grid", scores, grid_boxes(0, 0, 6, 6, 3, 3))
+    view = TokenView("grid", scores, box_grid(0, 0, 6, 6, 3, 3))
     evidence_mask([view], 6, 6)
     assert view.scores[0, 0] == 100.0
 
 
 def test_constant_scores_give_an_all_zero_mask() -> None:
-    view = TokenView("grid", np.full((4, 4), 0.2), grid_boxes(0, 0, 64, 48, 4, 4))
+    view = TokenView("grid", np.full((4, 4), 0.2), box_grid(0, 0, 64, 48, 4, 4))
     for config in (MaskConfig(), NO_SMOOTH, MaskConfig(sigma=3.0)):
         np.testing.assert_array_equal(evidence_mask([view], 64, 48, config), np.zeros((48, 64)))
 
@@ -116,7 +106,7 @@ def test_constant_scores_give_an_all_zero_mask() -> None:
 def test_evidence_at_the_image_corner_stays_brightest_there(sigma: float) -> None:
     scores = np.zeros((10, 10))
     scores[0, 0] = 1.0
-    view = TokenView("grid", scores, grid_boxes(0, 0, 100, 100, 10, 10))
+    view = TokenView("grid", scores, box_grid(0, 0, 100, 100, 10, 10))
     # Reflecting boundary: the corner is not pulled towards the zero outside the image.
     mask = evidence_mask([view], 100, 100, MaskConfig(sigma=sigma, denoise=False))
     assert mask[0, 0] == 1.0
@@ -126,7 +116,7 @@ def test_the_mask_peaks_inside_the_evidence_token() -> None:
     scores = np.full((8, 8), 0.01)
     scores[5, 2] = 0.05
     scores[5, 3] = 0.05
-    view = TokenView("grid", scores, grid_boxes(0, 0, 320, 240, 8, 8))
+    view = TokenView("grid", scores, box_grid(0, 0, 320, 240, 8, 8))
     mask = evidence_mask([view], 320, 240, MaskConfig(sigma=0.1))
     row, col = np.unravel_index(np.argmax(mask), mask.shape)
     assert 150 <= row < 180
@@ -151,7 +141,7 @@ def test_no_views_raises_geometry_error() -> None:
 
 
 def test_grid_not_matching_its_boxes_raises() -> None:
-    view = TokenView("thumb", np.ones((3, 3)), grid_boxes(0, 0, 10, 10, 2, 2))
+    view = TokenView("thumb", np.ones((3, 3)), box_grid(0, 0, 10, 10, 2, 2))
     with pytest.raises((GeometryError, InvalidScoresError)):
         evidence_mask([view], 10, 10)
 
@@ -160,7 +150,7 @@ def test_nan_scores_raise_invalid_scores() -> None:
     scores = np.ones((3, 3))
     scores[1, 2] = np.nan
     with pytest.raises(InvalidScoresError):
-        evidence_mask([TokenView("grid", scores, grid_boxes(0, 0, 9, 9, 3, 3))], 9, 9)
+        evidence_mask([TokenView("grid", scores, box_grid(0, 0, 9, 9, 3, 3))], 9, 9)
 
 
 @PROPERTY
@@ -177,7 +167,7 @@ def test_evidence_mask_lies_in_unit_interval_at_the_image_size(
     width: int, height: int, rows: int, cols: int, sigma: float, denoise: bool, seed: int
 ) -> None:
     scores = np.random.default_rng(seed).random((rows, cols))
-    view = TokenView("grid", scores, grid_boxes(0, 0, width, height, rows, cols))
+    view = TokenView("grid", scores, box_grid(0, 0, width, height, rows, cols))
     mask = evidence_mask([view], width, height, MaskConfig(sigma=sigma, denoise=denoise))
     assert mask.shape == (height, width)
     assert mask.dtype == np.float32

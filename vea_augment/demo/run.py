@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vea_augment.demo.corpus import Degradation, generate_samples, write_webdataset
-from vea_augment.demo.training.evaluate import bundled_recipe
-from vea_augment.demo.training.train import BUNDLED_MODEL_DIR
+from vea_augment.demo.training.recipe import BUNDLED_MODEL_DIR, bundled_recipe
 from vea_augment.errors import ConfigError
 from vea_augment.options import ModelOptions
 from vea_augment.steps.augment import AugmentSettings

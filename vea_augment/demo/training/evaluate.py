@@ -15,7 +15,7 @@ from typing import Any
 from vea_augment.answering.transformers_backend import TransformersBackend
 from vea_augment.attribution.attributor import Attributor
 from vea_augment.demo.corpus import Kind, SyntheticSample, generate_samples
-from vea_augment.demo.training.train import BUNDLED_MODEL_DIR, HELD_OUT_SEED
+from vea_augment.demo.training.recipe import BUNDLED_MODEL_DIR, HELD_OUT_SEED, bundled_recipe
 from vea_augment.method.answer_metrics import exact_match
 from vea_augment.method.layer_profile import flat_scores, view_labels
 from vea_augment.models.prompting import question_text
@@ -102,12 +102,6 @@ def main() -> None:
     arguments = parser.parse_args()
     kinds = tuple(bundled_recipe(arguments.model).get("kinds", ("shapes",)))
     print(json.dumps(evaluate(arguments.model, arguments.count, kinds), indent=2))
-
-
-def bundled_recipe(model_dir: Path = BUNDLED_MODEL_DIR) -> dict[str, Any]:
-    """The training recipe recorded beside a trained demo model ({} when there is none)."""
-    path = Path(model_dir) / "training.json"
-    return json.loads(path.read_text(encoding="utf-8"))["recipe"] if path.is_file() else {}
 
 
 if __name__ == "__main__":
