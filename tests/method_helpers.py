@@ -1,8 +1,14 @@
-"""Token grids shared by the method tests (``test_method_*.py``)."""
+"""Token grids and property-test settings shared by the method tests (``test_method_*.py``)."""
 
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import settings
+
+PROPERTY = settings(max_examples=50, deadline=None)
+"""Examples per property test: enough to find edge cases, quick on two cores."""
+ONE_GREY_LEVEL = 1.0 / 255.0
+"""One step of an 8-bit mask or image: the tolerance of the fast paths."""
 
 
 def box_grid(x0: float, y0: float, x1: float, y1: float, rows: int, cols: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vea_augment.errors import GeometryError
-from vea_augment.steps.fallback import batch_then_one_by_one
+from vea_augment.fallback import batch_then_one_by_one
 
 
 def squares_refusing(bad: set[int], calls: list[list[int]]):

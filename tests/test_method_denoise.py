@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from method_helpers import PROPERTY
 
 from vea_augment.errors import ConfigError, InvalidScoresError
 from vea_augment.method import check_finite_scores, denoise_grid
-
-PROPERTY = settings(max_examples=50, deadline=None)
 
 
 def naive_denoise(grid: np.ndarray, lam: float) -> np.ndarray:

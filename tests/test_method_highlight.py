@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from method_helpers import PROPERTY
 
 from vea_augment.errors import ConfigError, GeometryError, InvalidScoresError
 from vea_augment.method import highlight_image, mask_to_uint8
-
-PROPERTY = settings(max_examples=50, deadline=None)
 
 
 def random_image(rows: int = 6, cols: int = 5, seed: int = 0) -> np.ndarray:

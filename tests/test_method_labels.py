@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from method_helpers import grid_boxes
+from method_helpers import PROPERTY, grid_boxes
 
 from vea_augment.errors import ConfigError, GeometryError
 from vea_augment.method import (
@@ -16,9 +16,6 @@ from vea_augment.method import (
     evidence_labels,
     paint_views,
 )
-
-PROPERTY = settings(max_examples=50, deadline=None)
-
 
 # A 4x4 grid of 10 px tokens; the evidence box covers token (0, 1) fully, (0, 0) by 50 %,
 # (1, 0) by 15 % (5 px x 3 px) and (1, 1) by 30 % (10 px x 3 px).

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from method_helpers import grid_boxes
+from method_helpers import PROPERTY, grid_boxes
 
 from vea_augment.errors import ConfigError, GeometryError, InvalidScoresError
 from vea_augment.method import TokenView, canvas_shape, paint_views
 from vea_augment.method.smooth import resize_area
-
-PROPERTY = settings(max_examples=50, deadline=None)
 
 
 def single(box: list[float], score: float, name: str = "v") -> TokenView:

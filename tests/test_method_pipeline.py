@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from method_helpers import box_grid
+from method_helpers import ONE_GREY_LEVEL, PROPERTY, box_grid
 
 from vea_augment.errors import GeometryError, InvalidScoresError
 from vea_augment.method import (
@@ -21,8 +21,6 @@ from vea_augment.method import (
 )
 from vea_augment.testing.reference import reference_gaussian_smooth
 
-PROPERTY = settings(max_examples=50, deadline=None)
-ONE_GREY_LEVEL = 1.0 / 255.0
 NO_SMOOTH = MaskConfig(smooth=False)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from method_helpers import ONE_GREY_LEVEL, PROPERTY
 
 from vea_augment.errors import ConfigError, InvalidScoresError
 from vea_augment.method import (
@@ -17,9 +18,6 @@ from vea_augment.method import (
 )
 from vea_augment.method.smooth import MAX_WORK_SIDE, MIN_WORK_SIGMA, resize_area
 from vea_augment.testing.reference import reference_gaussian_smooth
-
-PROPERTY = settings(max_examples=50, deadline=None)
-ONE_GREY_LEVEL = 1.0 / 255.0
 
 
 def test_sigma_half_is_half_the_shorter_side() -> None:

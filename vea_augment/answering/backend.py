@@ -6,16 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from vea_augment.data.images import EncodedImage
+
 BackendName = Literal["transformers", "endpoint"]
-
-
-@dataclass(frozen=True)
-class EncodedImage:
-    """An image as stored in the shard: its bytes, format extension and a name for errors."""
-
-    data: bytes
-    extension: str
-    name: str
 
 
 @dataclass(frozen=True)

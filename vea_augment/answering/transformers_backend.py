@@ -17,6 +17,7 @@ from PIL import Image
 from vea_augment.answering.backend import AnswerOutcome, AnswerRequest
 from vea_augment.data.images import decode_image
 from vea_augment.errors import VEAError
+from vea_augment.fallback import batch_then_one_by_one
 from vea_augment.models.loading import load_model_and_processor
 from vea_augment.models.prompting import render_chat_prompt
 from vea_augment.options import (
@@ -25,7 +26,6 @@ from vea_augment.options import (
     MAX_NEW_TOKENS,
     ModelOptions,
 )
-from vea_augment.steps.fallback import batch_then_one_by_one
 
 GENERATION_ERRORS = (RuntimeError, ValueError, IndexError)
 """What a bad request makes ``generate`` raise (shapes, placeholders, device errors)."""

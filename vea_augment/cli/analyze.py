@@ -53,9 +53,7 @@ def analyze_command(**options: Any) -> None:
         options["top_frac"],
         batch_size=options["batch_size"],
         show_progress=not options["no_progress"],
-        samples_per_shard=options["samples_per_shard"],
-        image_root=options["image_root"],
-        max_pixels=options["max_pixels"],
+        **common.pick(options, *common.READING),
     )
     right = sum(sample.correct for sample in analysis.samples)
     click.echo(

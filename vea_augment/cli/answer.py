@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -115,13 +114,8 @@ def answer_command(**options: Any) -> None:
         output=options["output"],
         backend=backend,
         methods=tuple(parse_methods(options["methods"])),
-        num_actors=options["num_actors"],
-        address=options["address"],
+        **common.placement(options),
         retry_errors=options["retry_errors"],
     )
     summary = run_answer_job(job, show_progress=not options["no_progress"])
-    for line in summary.lines():
-        click.echo(line)
-    click.echo(f"predictions: {job.output}")
-    if summary.shards_failed:
-        sys.exit(1)
+    common.finish(summary, f"predictions: {job.output}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -87,21 +86,13 @@ def augment_command(**options: Any) -> None:
         loading=common.model_options(options),
         settings=AugmentSettings(
             mask=mask,
-            batch_size=options["batch_size"],
-            keep_original=options["keep_original"],
-            image_format=options["image_format"],
-            on_error=options["on_error"],
-            max_pixels=options["max_pixels"],
+            **common.pick(
+                options, "batch_size", "keep_original", "image_format", "on_error", "max_pixels"
+            ),
         ),
-        samples_per_shard=options["samples_per_shard"],
-        image_root=options["image_root"],
-        num_actors=options["num_actors"],
-        address=options["address"],
+        **common.pick(options, "samples_per_shard", "image_root"),
+        **common.placement(options),
     )
     click.echo(f"layers {','.join(map(str, layers))} ({layer_source})", err=True)
     summary = run_augment_job(job, show_progress=not options["no_progress"])
-    for line in summary.lines():
-        click.echo(line)
-    click.echo(f"output: {job.output}")
-    if summary.shards_failed:
-        sys.exit(1)
+    common.finish(summary, f"output: {job.output}")

@@ -3,9 +3,10 @@ with every default read from :mod:`vea_augment.options`."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import click
 
@@ -147,6 +148,38 @@ ray_options = apply_all(
     progress_option,
 )
 """--address and --no-progress, for the commands that run a Ray job."""
+
+
+def pick(values: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """``{name: values[name]}`` for ``names``: options named as the job fields they fill."""
+    return {name: values[name] for name in names}
+
+
+READING = ("samples_per_shard", "image_root", "max_pixels")
+"""The fields :data:`input_reading_options` fills."""
+
+
+def placement(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`~vea_augment.distributed.pool.Placement` fields :data:`ray_options` and
+    --num-actors collected, as keyword arguments of a job."""
+    return pick(values, "num_actors", "address")
+
+
+class JobSummary(Protocol):
+    """What every distributed job reports at its end."""
+
+    shards_failed: list[str]
+
+    def lines(self) -> list[str]: ...
+
+
+def finish(summary: JobSummary, where: str) -> None:
+    """Print a job's summary and where its output is; exit 1 when any shard failed."""
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(where)
+    if summary.shards_failed:
+        sys.exit(1)
 
 
 def format_score(value: float | None) -> str:

@@ -50,17 +50,10 @@ def profile_command(**options: Any) -> None:
         model=options["model"],
         loading=common.model_options(options),
         input=options["input_"],
-        output=options["output"],
-        limit=options["limit"],
-        top_frac=options["top_frac"],
         rule=options["label_rule"],
-        per_head=options["per_head"],
-        batch_size=options["batch_size"],
-        samples_per_shard=options["samples_per_shard"],
-        image_root=options["image_root"],
-        max_pixels=options["max_pixels"],
-        num_actors=options["num_actors"],
-        address=options["address"],
+        **common.pick(options, "output", "limit", "top_frac", "per_head", "batch_size"),
+        **common.pick(options, *common.READING),
+        **common.placement(options),
     )
     profile = run_profile_job(job, show_progress=not options["no_progress"])
     click.echo(

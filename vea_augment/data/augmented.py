@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from vea_augment.answering.backend import EncodedImage
+from vea_augment.data.images import EncodedImage
 from vea_augment.data.readers import RawSample, read_shard
 from vea_augment.data.sources import ShardTask, plan_shards
 from vea_augment.data.writer import MANIFEST_NAME

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,15 @@ from vea_augment.options import MAX_IMAGE_PIXELS
 
 #: Image formats kept on output, by WebDataset extension.
 FORMAT_BY_EXTENSION = {"jpg": "JPEG", "jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+
+@dataclass(frozen=True)
+class EncodedImage:
+    """An image as stored in a shard: its bytes, format extension and a name for errors."""
+
+    data: bytes
+    extension: str
+    name: str
 
 
 def _scale_to_uint8(array: np.ndarray) -> np.ndarray:

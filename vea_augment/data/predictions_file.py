@@ -18,7 +18,9 @@ from pathlib import Path
 from vea_augment.errors import VEAError
 from vea_augment.schemas.common import validate_record
 from vea_augment.schemas.prediction import Prediction
-from vea_augment.steps.answer import PredictionKey
+
+PredictionKey = tuple[str, str]
+"""(sample id, method): one prediction per pair and model."""
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from vea_augment.demo.corpus import Degradation, generate_samples, write_webdataset
 from vea_augment.demo.training.recipe import BUNDLED_MODEL_DIR, bundled_recipe
 from vea_augment.errors import ConfigError
-from vea_augment.options import ModelOptions
+from vea_augment.options import DEMO_DEGRADATION, DEMO_SAMPLES, ModelOptions
 from vea_augment.steps.augment import AugmentSettings
 
 DEMO_SEED = 20251020
@@ -29,9 +29,9 @@ class DemoSettings:
     """How big the demo is; the defaults finish in a few minutes on two CPU cores."""
 
     output: Path
-    samples: int = 48
+    samples: int = DEMO_SAMPLES
     profile_samples: int = 32
-    degradation: Degradation = "noise"
+    degradation: Degradation = DEMO_DEGRADATION
     samples_per_shard: int = 24
     model: Path = BUNDLED_MODEL_DIR
     show_progress: bool = True

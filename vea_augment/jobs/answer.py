@@ -23,6 +23,7 @@ from vea_augment.data.augmented import (
     shard_number,
 )
 from vea_augment.data.predictions_file import (
+    PredictionKey,
     append_predictions,
     prepare_for_resume,
 )
@@ -31,7 +32,7 @@ from vea_augment.distributed.pool import Placement, PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import worker_name
 from vea_augment.schemas.prediction import Prediction
-from vea_augment.steps.answer import PredictionKey, answer_samples
+from vea_augment.steps.answer import answer_samples
 
 
 @dataclass(frozen=True)

@@ -151,13 +151,24 @@ def tile_rectangles(width: float, height: float, rows: int, cols: int) -> list[R
 
 
 def rectangle_views(
-    names: Sequence[str], positions: np.ndarray, rectangles: Sequence[Rectangle]
+    names: Sequence[str],
+    rectangles: Sequence[Rectangle],
+    input_ids: Any,
+    image_token_id: int,
+    grid: tuple[int, int],
 ) -> list[ViewLayout]:
-    """One view per rectangle of the original image (a tile, a crop, a thumbnail): view ``i``
-    holds the ``positions[i]`` token grid, its cells spread evenly over ``rectangles[i]``."""
+    """One view per rectangle of the original image (a tile, a crop, a thumbnail), each a
+    ``grid = (rows, cols)`` of image tokens whose cells spread evenly over its rectangle.
+
+    The views' tokens stand in the prompt in view order, so the row must hold exactly
+    ``rows x cols x len(rectangles)`` image tokens (else :class:`GeometryError`).
+    """
+    rows, cols = grid
+    expected = rows * cols * len(rectangles)
+    positions = image_token_positions(input_ids, image_token_id, expected=expected)
     views = []
-    for name, block, (x0, y0, x1, y1) in zip(names, positions, rectangles, strict=True):
-        rows, cols = block.shape
+    blocks = positions.reshape(len(rectangles), rows, cols)
+    for name, block, (x0, y0, x1, y1) in zip(names, blocks, rectangles, strict=True):
         boxes = grid_boxes(
             rows,
             cols,

@@ -20,6 +20,7 @@ import numpy as np
 
 from vea_augment.answering.methods import METHODS
 from vea_augment.errors import ConfigError
+from vea_augment.fallback import batch_then_one_by_one
 from vea_augment.method.answer_metrics import exact_match
 from vea_augment.method.layer_profile import (
     flat_scores,
@@ -32,7 +33,6 @@ from vea_augment.method.ranking_metrics import nan_excluding_mean
 from vea_augment.method.types import TokenView
 from vea_augment.options import ATTRIBUTION_BATCH_SIZE, LABEL_RULE, TOP_FRAC, LabelRule
 from vea_augment.schemas.profile import ExcludedSample
-from vea_augment.steps.fallback import batch_then_one_by_one
 from vea_augment.steps.profile import ProfileSample
 
 if TYPE_CHECKING:

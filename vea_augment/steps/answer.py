@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from vea_augment.answering.backend import AnswerBackend, AnswerRequest
 from vea_augment.answering.methods import MethodSpec
 from vea_augment.data.augmented import ShardSample
+from vea_augment.data.predictions_file import PredictionKey
 from vea_augment.schemas.prediction import Prediction
-
-PredictionKey = tuple[str, str]
-"""(sample id, method): one prediction per pair and model."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from vea_augment.data.readers import RawSample, read_shard
 from vea_augment.data.sources import ShardTask
 from vea_augment.data.writer import OutputSample, ShardWriter, shard_path
 from vea_augment.errors import VEAError
+from vea_augment.fallback import batch_then_one_by_one
 from vea_augment.method.highlight import highlight_image, mask_to_uint8
 from vea_augment.method.pipeline import evidence_mask
 from vea_augment.method.types import MaskConfig, TokenView
@@ -43,7 +44,6 @@ from vea_augment.options import ATTRIBUTION_BATCH_SIZE, MAX_IMAGE_PIXELS, ON_ERR
 from vea_augment.schemas.sample import InputSample, parse_input_sample
 from vea_augment.schemas.sidecar import SampleTiming, VEASidecar, ViewGrid
 from vea_augment.schemas.stats import FailureRecord, ShardStats
-from vea_augment.steps.fallback import batch_then_one_by_one
 
 
 class AttributionResult(Protocol):

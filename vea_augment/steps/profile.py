@@ -22,6 +22,7 @@ from vea_augment._version import __version__
 from vea_augment.data.readers import read_shard
 from vea_augment.data.sources import plan_shards
 from vea_augment.errors import ConfigError
+from vea_augment.fallback import batch_then_one_by_one
 from vea_augment.method.layer_profile import (
     flat_scores,
     ranking_quality,
@@ -39,7 +40,6 @@ from vea_augment.options import (
 )
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
 from vea_augment.steps.augment import AugmentSettings, prepare_sample
-from vea_augment.steps.fallback import batch_then_one_by_one
 
 
 @dataclass

@@ -41,6 +41,7 @@ from vea_augment.demo.training.grounding import answering_positions, grounding_l
 from vea_augment.demo.training.recipe import BUNDLED_MODEL_DIR, TrainRecipe
 from vea_augment.demo.training.vision_pretraining import VisionPretraining, pretrain_vision
 from vea_augment.models.prompting import question_text, render_chat_prompt
+from vea_augment.options import default_device
 from vea_augment.testing.tiny import build_tiny_checkpoint
 
 
@@ -101,7 +102,7 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     torch.manual_seed(recipe.seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = default_device()
     build_tiny_checkpoint(
         "qwen2_vl",
         output,

@@ -34,7 +34,6 @@ from vea_augment.models.adapter import (
     FamilyAdapter,
     ViewLayout,
     effective_image_settings,
-    image_token_positions,
     rectangle_views,
 )
 from vea_augment.models.registry import register_adapter
@@ -151,9 +150,7 @@ class Gemma3Adapter(FamilyAdapter):
             found > self.tokens_per_image or self.pan_and_scan_settings()["do_pan_and_scan"]
         )
         crops = self.crops(width, height) if with_crops else []
-        positions = image_token_positions(
-            ids, self.image_token_id, expected=self.tokens_per_image * (1 + len(crops))
-        ).reshape(1 + len(crops), self.side, self.side)
         rectangles = [(0, 0, width, height), *crops]
         names = ["image", *(f"crop_{index}" for index in range(len(crops)))]
-        return rectangle_views(names, positions, rectangles)
+        grid = (self.side, self.side)
+        return rectangle_views(names, rectangles, ids, self.image_token_id, grid)

@@ -30,7 +30,6 @@ from vea_augment.models.adapter import (
     FamilyAdapter,
     ViewLayout,
     effective_image_settings,
-    image_token_positions,
     rectangle_views,
     tile_rectangles,
 )
@@ -136,9 +135,6 @@ class Idefics3Adapter(FamilyAdapter):
         names = [f"tile_{index}" for index in range(len(rectangles))]
         rectangles.append((0.0, 0.0, float(width), float(height)))
         names.append("global")
-        positions = image_token_positions(
-            inputs["input_ids"][row],
-            self.image_token_id,
-            expected=self.tokens_per_square * len(rectangles),
-        ).reshape(len(rectangles), self.side, self.side)
-        return rectangle_views(names, positions, rectangles)
+        return rectangle_views(
+            names, rectangles, inputs["input_ids"][row], self.image_token_id, (self.side, self.side)
+        )

@@ -27,7 +27,6 @@ from vea_augment.models.adapter import (
     FamilyAdapter,
     ViewLayout,
     effective_image_settings,
-    image_token_positions,
     rectangle_views,
     tile_rectangles,
 )
@@ -136,9 +135,7 @@ class InternVLAdapter(FamilyAdapter):
             names.append("thumbnail")
         else:
             names = ["image"]
-        positions = image_token_positions(
-            inputs["input_ids"][row],
-            self.image_token_id,
-            expected=self.tokens_per_tile * len(rectangles),
-        ).reshape(len(rectangles), self.token_rows, self.token_cols)
-        return rectangle_views(names, positions, rectangles)
+        grid = (self.token_rows, self.token_cols)
+        return rectangle_views(
+            names, rectangles, inputs["input_ids"][row], self.image_token_id, grid
+        )
