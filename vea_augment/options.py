@@ -22,6 +22,11 @@ SAMPLES_PER_SHARD = 1000
 MAX_IMAGE_PIXELS = 100_000_000
 """Decompression-bomb limit: Visual-CoT holds images of about 35 Mpx, bombs have far more."""
 
+# Where results go by default
+PROFILE_OUTPUT = "profile.json"
+PREDICTIONS_OUTPUT = "predictions.jsonl"
+DEMO_OUTPUT = "vea-demo"
+
 # Loading a model
 DTYPE = "auto"
 """``auto`` is bfloat16 on CUDA and float32 on the CPU."""
@@ -103,6 +108,7 @@ __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
     "DEMO_DEGRADATION",
+    "DEMO_OUTPUT",
     "DEMO_SAMPLES",
     "DTYPE",
     "ENDPOINT_ATTEMPTS",
@@ -115,7 +121,9 @@ __all__ = [
     "MAX_SHARD_ATTEMPTS",
     "METHODS",
     "ON_ERROR",
+    "PREDICTIONS_OUTPUT",
     "PROFILE_LIMIT",
+    "PROFILE_OUTPUT",
     "SAMPLES_PER_SHARD",
     "TOP_FRAC",
     "LabelRule",

@@ -25,9 +25,9 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMa
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from vea_augment.errors import ConfigError
+from vea_augment.options import ATTN_IMPLEMENTATION
 
 CAPTURE_PREFIX = "vea_capture_"
-DEFAULT_KERNEL = "sdpa"
 
 
 class _ForwardComplete(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -164,10 +164,12 @@ def install_capture(
     Outside a :func:`capturing` block the wrapper only calls the kernel, so the model
     behaves exactly as before (generation included).
     """
-    current = getattr(text_config, "_attn_implementation", None) or DEFAULT_KERNEL
+    current = getattr(text_config, "_attn_implementation", None) or ATTN_IMPLEMENTATION
     if current.startswith(CAPTURE_PREFIX):
         return current
-    name = capture_implementation(kernel or (DEFAULT_KERNEL if current == "eager" else current))
+    name = capture_implementation(
+        kernel or (ATTN_IMPLEMENTATION if current == "eager" else current)
+    )
     model.set_attn_implementation({text_config_key: name} if text_config_key else name)
     if text_config._attn_implementation != name:
         text_config._attn_implementation_internal = name

@@ -66,7 +66,7 @@ def endpoint_settings(values: dict[str, Any]) -> Any:
 @common.output_option(
     "Predictions file; a rerun appends only what is missing.",
     folder=False,
-    default="predictions.jsonl",
+    default=defaults.PREDICTIONS_OUTPUT,
 )
 @common.option(
     "--methods",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import click
 
 from vea_augment import options as defaults
 from vea_augment.cli import common
-from vea_augment.options import MaskConfig
+from vea_augment.options import MaskConfig, OnError
 
 PAPER_MASK = MaskConfig()
 
@@ -56,7 +56,7 @@ def mask_config(values: dict[str, Any]) -> MaskConfig:
 )
 @common.option(
     "--on-error",
-    type=click.Choice(["passthrough", "skip"]),
+    type=click.Choice(get_args(OnError)),
     default=defaults.ON_ERROR,
     help="A failed sample is written unhighlighted with an error sidecar, or left out "
     "(it is counted in _stats either way).",

@@ -14,7 +14,7 @@ from vea_augment.cli import common
 @common.output_option(
     "Folder for the corpus, profile, shards, predictions, report and attention figures.",
     folder=True,
-    default="vea-demo",
+    default=defaults.DEMO_OUTPUT,
 )
 @common.option(
     "--samples",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import click
 
 from vea_augment import options as defaults
 from vea_augment.cli import common
+from vea_augment.options import LabelRule
 
 
 @click.command("profile")
@@ -16,7 +17,7 @@ from vea_augment.cli import common
 @common.output_option(
     "Where to write the profile (pass it to augment --profile).",
     folder=False,
-    default="profile.json",
+    default=defaults.PROFILE_OUTPUT,
 )
 @common.count_option(
     "--limit",
@@ -26,7 +27,7 @@ from vea_augment.cli import common
 @common.top_frac_option("Keep the top ceil(frac x L) layers by mean AUROC.")
 @common.option(
     "--label-rule",
-    type=click.Choice(["any", "half", "all"]),
+    type=click.Choice(get_args(LabelRule)),
     default=defaults.LABEL_RULE,
     help="A token is evidence if any / half / all of its box lies inside the evidence boxes.",
 )
