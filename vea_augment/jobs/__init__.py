@@ -1,3 +1,18 @@
 """One module per command: plan the work, run the per-shard steps (on a Ray actor pool through
 ``distributed`` or in this process), write the outputs through ``data`` and ``reports``, and
 return a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vea_augment.distributed.pool import Placement
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolJob(Placement):
+    """A command run on an actor pool: what it reads, where it writes, where it runs."""
+
+    input: str
+    output: Path

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -28,9 +27,10 @@ from vea_augment.data.predictions_file import (
     prepare_for_resume,
 )
 from vea_augment.data.sources import ShardTask, plan_shards
-from vea_augment.distributed.pool import Placement, PoolRequest, distribute
+from vea_augment.distributed.pool import PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import worker_name
+from vea_augment.jobs import PoolJob
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.steps.answer import answer_samples
 
@@ -47,12 +47,9 @@ class AnswerShard:
 
 
 @dataclass(frozen=True)
-class AnswerJob(Placement):
-    """Everything ``vea-augment answer`` was asked to do; where it runs is its
-    :class:`Placement` part."""
+class AnswerJob(PoolJob):
+    """Everything ``vea-augment answer`` was asked to do."""
 
-    input: str
-    output: Path
     backend: BackendSpec
     methods: tuple[MethodSpec, ...]
     retry_errors: bool = False

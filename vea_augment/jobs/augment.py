@@ -25,21 +25,19 @@ from vea_augment.data.writer import (
     write_json_atomic,
 )
 from vea_augment.distributed.cluster import ActorPlan
-from vea_augment.distributed.pool import Placement, PoolRequest, distribute
+from vea_augment.distributed.pool import PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads, worker_name
+from vea_augment.jobs import PoolJob
 from vea_augment.options import SAMPLES_PER_SHARD, ModelOptions
 from vea_augment.schemas.manifest import JobManifest
 from vea_augment.steps.augment import AugmentSettings, augment_shard
 
 
 @dataclass(frozen=True)
-class AugmentJob(Placement):
-    """Everything ``vea-augment augment`` was asked to do; where it runs is its
-    :class:`Placement` part."""
+class AugmentJob(PoolJob):
+    """Everything ``vea-augment augment`` was asked to do."""
 
-    input: str
-    output: Path
     model: str
     layers: tuple[int, ...]
     loading: ModelOptions = field(default_factory=ModelOptions)

@@ -8,16 +8,16 @@ one actor per GPU scores its chunks; the driver combines the per-sample scores.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import ray
 
 from vea_augment import options
 from vea_augment.data.writer import write_json_atomic
-from vea_augment.distributed.pool import Placement, PoolRequest, distribute
+from vea_augment.distributed.pool import PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads
+from vea_augment.jobs import PoolJob
 from vea_augment.options import LabelRule, ModelOptions
 from vea_augment.schemas.profile import ExcludedSample, LayerProfile
 from vea_augment.steps.profile import (
@@ -41,13 +41,10 @@ class ProfileChunk:
 
 
 @dataclass(frozen=True)
-class ProfileJob(Placement):
-    """Everything ``vea-augment profile`` was asked to do; where it runs is its
-    :class:`Placement` part."""
+class ProfileJob(PoolJob):
+    """Everything ``vea-augment profile`` was asked to do."""
 
     model: str
-    input: str
-    output: Path
     loading: ModelOptions = field(default_factory=ModelOptions)
     limit: int | None = options.PROFILE_LIMIT
     top_frac: float = options.TOP_FRAC
