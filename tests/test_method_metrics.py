@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, ndcg_score, roc_auc_score
 
 from vea_augment.errors import InvalidScoresError
+from vea_augment.method import protocols
 from vea_augment.method.answer_metrics import (
+    NORMALIZER_NAME,
     anls,
     exact_match,
     levenshtein,
@@ -27,6 +29,22 @@ PROPERTY = settings(max_examples=80, deadline=None)
 def test_normalizer_drops_case_punctuation_articles_and_extra_spaces():
     assert normalize_answer("  The  Red, Car!  ") == "red car"
     assert normalize_answer("an apple a day") == "apple day"
+
+
+def test_the_long_standing_names_are_the_strict_anls_and_vqa_protocols():
+    assert exact_match is protocols.get_protocol("strict").metrics[0].score
+    assert token_f1 is protocols.get_protocol("strict").metrics[1].score
+    assert protocols.get_protocol("strict").normalizer == NORMALIZER_NAME
+    assert anls is protocols.get_protocol("anls").metrics[0].score
+    assert vqa_accuracy is protocols.get_protocol("vqa").metrics[0].score
+    # exact_match is strict equality, not the paper's containment EM.
+    assert exact_match("15 apples", ["5"]) == 0.0
+
+
+def test_vqa_accuracy_uses_the_evalai_normaliser():
+    assert vqa_accuracy("two", ["2"] * 10) == 1.0
+    assert vqa_accuracy("35", ["3.5"] * 10) == 0.0
+    assert vqa_accuracy("Yes.", ["yes"] * 10) == 1.0
 
 
 def test_exact_match_accepts_any_reference_after_normalisation():

@@ -2,8 +2,10 @@
 
 The command line reads its defaults from here, the jobs and steps use the same names, so a
 default is changed in one place. The paper's post-processing defaults (α = 0.5, σ = 0.5,
-λ = 10, Eqs. 2-4) belong to :class:`~vea_augment.method.types.MaskConfig`, next to the math
-they parameterise; they are re-exported here so that one import finds every default.
+λ = 10, Eqs. 2-4) belong to :class:`~vea_augment.method.types.MaskConfig`, and the scoring
+protocols' parameters (ANLS τ = 0.5, ChartQA's 5 % tolerance) to their protocol modules in
+``vea_augment.method.protocols``, next to the math they parameterise; they are re-exported
+here so that one import finds every default.
 
 Nothing here imports torch at module level: the CLI's ``--help`` stays fast.
 """
@@ -14,6 +16,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vea_augment.method.labels import DEFAULT_LABEL_RULE, LabelRule
+from vea_augment.method.protocols import PROTOCOLS
+from vea_augment.method.protocols.anls import THRESHOLD as ANLS_THRESHOLD
+from vea_augment.method.protocols.relaxed import TOLERANCE as RELAXED_TOLERANCE
 from vea_augment.method.types import MaskConfig
 
 # Reading input
@@ -66,6 +71,12 @@ ENDPOINT_CONCURRENCY = 8
 # Score
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
+SCORE_PROTOCOLS = "paper,strict,anls,vqa,relaxed"
+"""The protocols a score report shows when none are chosen, each where it applies (``vqa``
+where every sample has ten references, ``relaxed`` on chart datasets). The first one's
+headline metric (the paper's EM) decides wins/losses and the seeing-not-believing split."""
+SCORE_PROTOCOL_CHOICES: tuple[str, ...] = tuple(PROTOCOLS)
+"""Every protocol ``--protocols`` accepts (``vea_augment.method.protocols``)."""
 
 # Demo
 DEMO_SAMPLES = 48
@@ -101,6 +112,7 @@ class ModelOptions:
 
 
 __all__ = [
+    "ANLS_THRESHOLD",
     "ANSWER_BATCH_SIZE",
     "API_KEY_ENV",
     "ATTN_IMPLEMENTATION",
@@ -124,7 +136,10 @@ __all__ = [
     "PREDICTIONS_OUTPUT",
     "PROFILE_LIMIT",
     "PROFILE_OUTPUT",
+    "RELAXED_TOLERANCE",
     "SAMPLES_PER_SHARD",
+    "SCORE_PROTOCOLS",
+    "SCORE_PROTOCOL_CHOICES",
     "TOP_FRAC",
     "LabelRule",
     "MaskConfig",

@@ -1,4 +1,4 @@
-"""``vea-augment score``: exact match, token F1, ANLS, VQA accuracy and gains over base."""
+"""``vea-augment score``: answer metrics under named protocols and gains over base."""
 
 from __future__ import annotations
 
@@ -26,17 +26,32 @@ from vea_augment.cli import common
     help="Bootstrap resamples for the 95 % intervals (0: no intervals).",
 )
 @common.option("--seed", default=defaults.BOOTSTRAP_SEED, help="Bootstrap seed.")
-def score_command(predictions: Path, output: Path | None, resamples: int, seed: int) -> None:
-    """Score predictions: exact match, token F1, ANLS, VQA accuracy, gains over base.
+@common.option(
+    "--protocols",
+    "--protocol",
+    "protocols",
+    help="Scoring protocols, comma-separated, from "
+    f"{', '.join(defaults.SCORE_PROTOCOL_CHOICES)}; the first decides wins/losses and the "
+    "seeing-not-believing split. Chosen protocols are "
+    f"computed wherever defined. Default: {defaults.SCORE_PROTOCOLS}, each where it applies "
+    "(vqa: ten references per sample; relaxed: datasets named *chart*).",
+)
+def score_command(
+    predictions: Path, output: Path | None, resamples: int, seed: int, protocols: str | None
+) -> None:
+    """Score predictions under named protocols, with gains over base.
 
-    Per dataset and method, with bootstrap 95 % intervals, paired wins/losses against base,
-    and the "seeing but not believing" split (mask AUROC when base was right vs wrong).
-    Writes a Markdown report (printed too), a JSON report and a bar chart of the gains.
+    Per dataset and method: the paper's EM (containment, qa-metrics) beside strict EM, F1,
+    ANLS, VQA accuracy where ten answers exist, ChartQA relaxed accuracy on charts, each
+    with a bootstrap 95 % interval; paired wins/losses against base and the "seeing but not
+    believing" split (mask AUROC when base was right vs wrong), on the paper's EM unless
+    --protocols puts another protocol first. Writes a Markdown report (printed too), a JSON
+    report and a bar chart of the gains.
     """
     from vea_augment.jobs.score import write_score_report
 
     prefix = output or predictions.with_name(predictions.stem + ".report")
-    _, paths = write_score_report(predictions, prefix, resamples, seed)
+    _, paths = write_score_report(predictions, prefix, resamples, seed, protocols)
     click.echo(paths[1].read_text(encoding="utf-8"))
     for path in paths:
         click.echo(f"wrote {path}")

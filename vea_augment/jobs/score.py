@@ -7,6 +7,7 @@ The numbers come from :mod:`vea_augment.steps.score`, the Markdown and the chart
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from vea_augment.errors import ConfigError
@@ -19,6 +20,7 @@ from vea_augment.steps.score import (
     read_predictions,
     score_predictions,
 )
+from vea_augment.steps.score_protocols import scoring_plan
 
 logger = logging.getLogger(__name__)
 
@@ -45,14 +47,19 @@ def write_score_report(
     output_prefix: Path,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
+    protocols: str | Sequence[str] | None = None,
 ) -> tuple[ScoreReport, list[Path]]:
     """Read, score and write ``<prefix>.json``, ``<prefix>.md`` and ``<prefix>.png``.
+
+    ``protocols`` names the scoring protocols (``"paper,strict"``); None shows the defaults
+    of :data:`~vea_augment.options.SCORE_PROTOCOLS`, each where it applies.
 
     Promises: the JSON validates against :class:`ScoreReport`; the Markdown lists skipped lines
     and excluded predictions; skipped lines are also logged as warnings (stderr by default).
     Returns the report and the three paths written. Raises :class:`ConfigError` when the file
-    holds no valid prediction or none of them has references.
+    holds no valid prediction or none of them has references, or for an unknown protocol.
     """
+    scoring_plan(protocols)  # an unknown protocol fails before the file is read
     loaded = read_predictions(predictions_path)
     excluded = sum(not has_references(p) for p in loaded.predictions)
     if excluded == len(loaded.predictions):
@@ -61,7 +68,9 @@ def write_score_report(
             "nothing can be scored"
         )
     _log_skipped(loaded, excluded)
-    report = score_predictions(loaded.predictions, str(predictions_path), resamples, seed)
+    report = score_predictions(
+        loaded.predictions, str(predictions_path), resamples, seed, protocols
+    )
     json_path, markdown_path, png_path = output_paths(output_prefix)
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")

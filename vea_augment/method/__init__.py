@@ -1,5 +1,5 @@
 """The paper's math, model-free and numpy-only: denoise, paint, smooth, normalise, highlight,
-evidence labels and metrics."""
+evidence labels and metrics; the answer-scoring protocols live in ``method.protocols``."""
 
 from vea_augment.method.answer_metrics import (
     NORMALIZER_NAME,

@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vea_augment.schemas.report import Interval, MethodScores, ScoreReport, SeeingNotBelieving
+from vea_augment.schemas.report import (
+    Interval,
+    MethodScores,
+    ProtocolInfo,
+    ScoreReport,
+    SeeingNotBelieving,
+)
 from vea_augment.steps.score import BASE_METHOD, METHOD_ORDER, NO_REFERENCES_POLICY, MalformedLine
 
 if TYPE_CHECKING:
@@ -22,11 +28,6 @@ MAX_LISTED_MALFORMED = 20
 CHANCE_AUROC = 0.5
 FIGURE_INCHES = (8.0, 5.0)
 FIGURE_DPI = 100
-
-TABLE_HEADER = (
-    "| method | n | errors | EM [95% CI] | F1 | ANLS | VQA acc | ΔEM vs base [CI] | wins/losses |",
-    "|---|---:|---:|---|---:|---:|---:|---|---:|",
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -67,33 +68,61 @@ def _datasets(report: ScoreReport) -> list[str]:
     return list(dict.fromkeys(row.dataset for row in report.rows))
 
 
-def method_table_row(row: MethodScores) -> str:
-    """One Markdown table line for a method row."""
-    vqa = percent(row.vqa_accuracy.value) if row.vqa_accuracy is not None else MISSING
-    gain = interval_cell(row.gain_over_base.get("exact_match"), signed=True)
-    wins = MISSING if row.wins is None else f"{row.wins}/{row.losses}"
-    cells = [
-        _cell_text(row.method),
-        str(row.n),
-        str(row.errors),
-        interval_cell(row.exact_match),
-        percent(row.token_f1.value),
-        percent(row.anls.value),
-        vqa,
-        gain,
-        wins,
+def metric_labels(report: ScoreReport) -> dict[str, str]:
+    """Metric id -> column label, from the report's protocols."""
+    return {
+        metric: label for protocol in report.protocols for metric, label in protocol.metrics.items()
+    }
+
+
+def _dataset_metrics(rows: Sequence[MethodScores]) -> list[str]:
+    """The metric ids of a dataset's rows, in the order the rows list them, each once."""
+    return list(dict.fromkeys(metric for row in rows for metric in row.scores))
+
+
+def table_header(report: ScoreReport, metrics: Sequence[str]) -> list[str]:
+    """The header and alignment lines of a dataset table: the decision metric with its
+    interval, every other metric, the decision metric's gain over base, wins/losses."""
+    labels = metric_labels(report)
+    decision = labels.get(report.decision_metric, report.decision_metric)
+    cells = ["method", "n", "errors"]
+    cells += [
+        f"{labels.get(metric, metric)} [95% CI]"
+        if metric == report.decision_metric
+        else labels.get(metric, metric)
+        for metric in metrics
     ]
+    cells += [f"Δ{decision} vs base [CI]", "wins/losses"]
+    align = ["---", "---:", "---:"] + [
+        "---" if metric == report.decision_metric else "---:" for metric in metrics
+    ]
+    align += ["---", "---:"]
+    return ["| " + " | ".join(cells) + " |", "|" + "|".join(align) + "|"]
+
+
+def method_table_row(row: MethodScores, metrics: Sequence[str], decision: str) -> str:
+    """One Markdown table line for a method row (the columns of :func:`table_header`)."""
+    cells = [_cell_text(row.method), str(row.n), str(row.errors)]
+    for metric in metrics:
+        interval = row.scores.get(metric)
+        if metric == decision:
+            cells.append(interval_cell(interval))
+        else:
+            cells.append(percent(interval.value) if interval is not None else MISSING)
+    cells.append(interval_cell(row.gain_over_base.get(decision), signed=True))
+    cells.append(MISSING if row.wins is None else f"{row.wins}/{row.losses}")
     return "| " + " | ".join(cells) + " |"
 
 
 def dataset_section(report: ScoreReport, dataset: str) -> list[str]:
     """The heading and method table of one dataset."""
     rows = [row for row in report.rows if row.dataset == dataset]
+    metrics = _dataset_metrics(rows)
     return [
         f"## Dataset `{dataset}`",
         "",
-        *TABLE_HEADER,
-        *(method_table_row(row) for row in rows),
+        *table_header(report, metrics),
+        *(method_table_row(row, metrics, report.decision_metric) for row in rows),
         "",
     ]
 
@@ -133,7 +162,7 @@ def seeing_not_believing_section(report: ScoreReport) -> list[str]:
         return [*lines, "No base prediction carries an attribution AUROC; no split to show.", ""]
     lines += [
         "Pixel-level AUROC of the evidence masks (0.5 = chance), base predictions split by "
-        "whether base answered exactly right.",
+        f"whether base answered right (full credit on `{report.decision_metric}`).",
         "",
         "| dataset | AUROC, base right | AUROC, base wrong | n right | n wrong | n without AUROC |",
         "|---|---:|---:|---:|---:|---:|",
@@ -174,6 +203,15 @@ def skipped_section(
     return [*lines, ""]
 
 
+def protocol_lines(protocol: ProtocolInfo) -> list[str]:
+    """The description of one protocol: its metrics, definition, normaliser and source."""
+    metrics = ", ".join(f"{label} (`{metric}`)" for metric, label in protocol.metrics.items())
+    return [
+        f"  - `{protocol.name}` — {metrics}: {protocol.definition}.",
+        f"    Normaliser: {protocol.normalizer}. Reproduces: {protocol.reference}.",
+    ]
+
+
 def render_markdown(
     report: ScoreReport,
     malformed_lines: Sequence[MalformedLine] = (),
@@ -182,13 +220,18 @@ def render_markdown(
 ) -> str:
     """The whole Markdown report: protocol lines, one table per dataset, seeing-not-believing.
 
-    Promises: names the normaliser and the error policy; one table line per report row;
+    Promises: names every protocol with its normaliser, the decision metric and the error
+    policy; one table line per report row, one column per metric, labelled by protocol;
     percentages with one decimal, gains in signed percentage points.
     """
+    decision = metric_labels(report).get(report.decision_metric, report.decision_metric)
     header = [
         "# VEA score report",
         "",
-        f"- Normaliser: {report.normalizer}",
+        "- Protocols (each column is labelled by its protocol; choose with `--protocols`):",
+        *(line for protocol in report.protocols for line in protocol_lines(protocol)),
+        f"- Decision metric: {decision} (`{report.decision_metric}`): the Δ column, "
+        "wins/losses, the chart and the seeing-not-believing split use it",
         f"- Error policy: {report.error_policy}",
         f"- Exclusion policy: {NO_REFERENCES_POLICY}",
         f"- Predictions: `{report.predictions}`",
@@ -209,8 +252,8 @@ def render_markdown(
 # Bar chart
 
 
-def _has_em_gain(row: MethodScores) -> bool:
-    gain = row.gain_over_base.get("exact_match")
+def _has_gain(row: MethodScores, metric: str) -> bool:
+    gain = row.gain_over_base.get(metric)
     return row.method != BASE_METHOD and gain is not None and gain.value is not None
 
 
@@ -221,7 +264,7 @@ def _ordered_methods(rows: Sequence[MethodScores]) -> list[str]:
 
 
 def _bar_series(
-    rows: Sequence[MethodScores], datasets: list[str], method: str, gain: bool
+    rows: Sequence[MethodScores], datasets: list[str], method: str, metric: str, gain: bool
 ) -> tuple[list[int], list[float], list[float], list[float]]:
     """x index, height and lower/upper error lengths (in points) of one method's bars."""
     xs: list[int] = []
@@ -231,8 +274,8 @@ def _bar_series(
     for row in rows:
         if row.method != method:
             continue
-        interval = row.gain_over_base["exact_match"] if gain else row.exact_match
-        if interval.value is None:
+        interval = (row.gain_over_base if gain else row.scores).get(metric)
+        if interval is None or interval.value is None:
             continue
         value = 100 * interval.value
         low = value if interval.low is None else 100 * interval.low
@@ -244,13 +287,15 @@ def _bar_series(
     return xs, heights, below, above
 
 
-def _draw_grouped_bars(axes: Axes, rows: Sequence[MethodScores], gain: bool) -> list[str]:
+def _draw_grouped_bars(
+    axes: Axes, rows: Sequence[MethodScores], metric: str, gain: bool
+) -> list[str]:
     """Grouped bars (x = dataset, one bar per method) with CI error bars; returns the datasets."""
     datasets = list(dict.fromkeys(row.dataset for row in rows))
     methods = _ordered_methods(rows)
     width = 0.8 / len(methods)
     for index, method in enumerate(methods):
-        xs, heights, below, above = _bar_series(rows, datasets, method, gain)
+        xs, heights, below, above = _bar_series(rows, datasets, method, metric, gain)
         offset = (index - (len(methods) - 1) / 2) * width
         axes.bar(
             [x + offset for x in xs],
@@ -271,10 +316,11 @@ def _draw_grouped_bars(axes: Axes, rows: Sequence[MethodScores], gain: bool) -> 
 def plot_score_chart(report: ScoreReport, path: Path) -> Path:
     """Write a PNG bar chart of the report and return its path.
 
-    Promises: when some non-base method has an exact-match gain over base, grouped bars of that
-    gain in points (x = dataset, one bar per non-base method, 95 % CI error bars, a zero line);
-    otherwise grouped bars of absolute exact match per method. 800x500 pixels, labelled axes,
-    title and legend.
+    Promises: when some non-base method has a gain over base on the decision metric (the
+    paper's EM by default), grouped bars of that gain in points (x = dataset, one bar per
+    non-base method, 95 % CI error bars, a zero line); otherwise grouped bars of the absolute
+    decision metric per method. The axis and title name the metric and its protocol. 800x500
+    pixels, labelled axes, title and legend.
     """
     import matplotlib
 
@@ -283,18 +329,21 @@ def plot_score_chart(report: ScoreReport, path: Path) -> Path:
 
     figure = Figure(figsize=FIGURE_INCHES, dpi=FIGURE_DPI)
     axes = figure.add_subplot()
-    gain_rows = [row for row in report.rows if _has_em_gain(row)]
+    metric = report.decision_metric
+    label = metric_labels(report).get(metric, metric)
+    name = f"{label} ({metric})"
+    gain_rows = [row for row in report.rows if _has_gain(row, metric)]
     if gain_rows:
-        _draw_grouped_bars(axes, gain_rows, gain=True)
+        _draw_grouped_bars(axes, gain_rows, metric, gain=True)
         axes.axhline(0.0, color="black", linewidth=0.8)
-        axes.set_ylabel("exact-match gain over base (points)")
-        axes.set_title("Exact-match gain over base, 95 % paired bootstrap CI")
+        axes.set_ylabel(f"{label} gain over base (points)")
+        axes.set_title(f"{name} gain over base, 95 % paired bootstrap CI")
     else:
-        _draw_grouped_bars(axes, report.rows, gain=False)
+        _draw_grouped_bars(axes, report.rows, metric, gain=False)
         axes.axhline(0.0, color="black", linewidth=0.8)
         axes.set_ylim(0.0, 105.0)
-        axes.set_ylabel("exact match (%)")
-        axes.set_title("Exact match per method, 95 % bootstrap CI (no method to compare)")
+        axes.set_ylabel(f"{label} (%)")
+        axes.set_title(f"{name} per method, 95 % bootstrap CI (no method to compare)")
     axes.set_xlabel("dataset")
     axes.legend(title="method")
     axes.grid(axis="y", alpha=0.3)

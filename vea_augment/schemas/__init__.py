@@ -4,7 +4,7 @@ from vea_augment.schemas.common import EvidenceBox, validate_record
 from vea_augment.schemas.manifest import JobManifest
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
-from vea_augment.schemas.report import Interval, MethodScores, ScoreReport
+from vea_augment.schemas.report import Interval, MethodScores, ProtocolInfo, ScoreReport
 from vea_augment.schemas.sample import InputSample, parse_input_sample
 from vea_augment.schemas.sidecar import SampleTiming, VEASidecar, ViewGrid
 from vea_augment.schemas.stats import FailureRecord, ShardStats
@@ -21,6 +21,7 @@ __all__ = [
     "LayerScore",
     "MethodScores",
     "Prediction",
+    "ProtocolInfo",
     "SampleTiming",
     "ScoreReport",
     "ShardStats",

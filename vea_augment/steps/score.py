@@ -3,13 +3,15 @@
 Input is the ``predictions.jsonl`` written by ``answer`` (one :class:`Prediction` per line, one
 line per sample x method x model). Output is a :class:`ScoreReport`:
 
-* one row per (dataset, method): mean exact match, token F1 and ANLS, and VQA accuracy when every
-  scored sample of the row has at least two references; each with a percentile-bootstrap 95 %
-  interval;
+* one row per (dataset, method): the mean of every metric of the report's scoring protocols
+  (:mod:`vea_augment.steps.score_protocols`: by default the paper's EM and F1, strict EM and
+  F1, ANLS, VQA accuracy where every sample has ten references, relaxed accuracy on chart
+  datasets), keyed ``<protocol>.<metric>``, each with a percentile-bootstrap 95 % interval;
 * for every non-base method, the gain over ``base`` on the samples both answered (paired by id),
-  with a paired-bootstrap 95 % interval, and the wins/losses on exact match;
+  with a paired-bootstrap 95 % interval, and the wins/losses on the decision metric (the
+  paper's EM by default);
 * per dataset, the "seeing but not believing" split: mean attribution AUROC of the base
-  method's samples, separated by whether base answered exactly right.
+  method's samples, separated by whether base got full credit on the decision metric.
 
 Policies (the report and :func:`write_score_report` name them):
 
@@ -36,16 +38,15 @@ import numpy as np
 from vea_augment._version import __version__
 from vea_augment.data.predictions_file import read_predictions as read_prediction_lines
 from vea_augment.errors import ConfigError
-from vea_augment.method.answer_metrics import (
-    NORMALIZER_NAME,
-    anls,
-    exact_match,
-    token_f1,
-    vqa_accuracy,
-)
 from vea_augment.options import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from vea_augment.schemas.prediction import Method, Prediction
 from vea_augment.schemas.report import Interval, MethodScores, ScoreReport, SeeingNotBelieving
+from vea_augment.steps.score_protocols import (
+    DEFAULT_DECISION_METRIC,
+    ScoringPlan,
+    sample_scores,
+    scoring_plan,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ DEFAULT_DATASET = "default"
 METHOD_ORDER: tuple[str, ...] = get_args(Method)
 """Row order within a dataset: base first, then the VEA variants as the contract lists them."""
 
-METRICS: tuple[str, ...] = ("exact_match", "token_f1", "anls", "vqa_accuracy")
 CONFIDENCE_PERCENTILES = (2.5, 97.5)
 NO_REFERENCES_POLICY = "a prediction without references is excluded from every metric and count"
 _BOOTSTRAP_CELLS_PER_CHUNK = 2_000_000
@@ -124,27 +124,7 @@ def read_predictions(path: Path) -> LoadedPredictions:
 
 
 # --------------------------------------------------------------------------------------------
-# Per-sample scores and bootstrap intervals
-
-
-def sample_scores(prediction: Prediction, with_vqa: bool) -> dict[str, float]:
-    """The metrics of one prediction against its references (metric name -> score in [0, 1]).
-
-    Promises: an ``error`` prediction scores 0.0 on every metric; ``vqa_accuracy`` is present
-    only when ``with_vqa``. The prediction must have at least one reference (two for VQA).
-    """
-    names = METRICS if with_vqa else METRICS[:-1]
-    if prediction.status == "error" or prediction.prediction is None:
-        return dict.fromkeys(names, 0.0)
-    answer, references = prediction.prediction, prediction.references
-    scores = {
-        "exact_match": exact_match(answer, references),
-        "token_f1": token_f1(answer, references),
-        "anls": anls(answer, references),
-    }
-    if with_vqa:
-        scores["vqa_accuracy"] = vqa_accuracy(answer, references)
-    return scores
+# Bootstrap intervals
 
 
 def _bootstrap_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
@@ -224,7 +204,8 @@ class ScoredGroup:
     method: str
     scores: dict[str, dict[str, float]]
     errors: int
-    with_vqa: bool
+    metrics: tuple[str, ...]
+    """The metric ids every sample was scored on, in protocol order."""
 
     def column(self, metric: str, ids: Sequence[str] | None = None) -> np.ndarray:
         """Scores of ``metric`` for ``ids`` (default: every sample, in insertion order)."""
@@ -232,73 +213,100 @@ class ScoredGroup:
         return np.array([self.scores[i][metric] for i in chosen], dtype=np.float64)
 
 
-def score_group(dataset: str, method: str, predictions: Sequence[Prediction]) -> ScoredGroup:
-    """Per-sample scores of one group; VQA accuracy only if every sample has >= 2 references."""
-    with_vqa = bool(predictions) and all(len(p.references) >= 2 for p in predictions)
-    scores = {p.id: sample_scores(p, with_vqa) for p in predictions}
+def score_group(
+    dataset: str, method: str, predictions: Sequence[Prediction], metrics: Sequence[str]
+) -> ScoredGroup:
+    """Per-sample scores of one group on ``metrics`` (metric ids)."""
+    scores = {p.id: sample_scores(p, metrics) for p in predictions}
     errors = sum(p.status == "error" for p in predictions)
-    return ScoredGroup(dataset, method, scores, errors, with_vqa)
+    return ScoredGroup(dataset, method, scores, errors, tuple(metrics))
+
+
+def dataset_metrics(
+    groups: dict[GroupKey, list[Prediction]], plan: ScoringPlan
+) -> dict[str, tuple[str, ...]]:
+    """Dataset label -> the metric ids its rows show, decided on all its methods' references
+    together so that every row of a dataset has the same columns."""
+    references: dict[str, list[list[str]]] = {}
+    for (dataset, _), members in groups.items():
+        references.setdefault(dataset, []).extend(p.references for p in members)
+    return {dataset: plan.metrics_for(dataset, refs) for dataset, refs in references.items()}
 
 
 # --------------------------------------------------------------------------------------------
 # Rows
 
 
+def _paired(group: ScoredGroup, base: ScoredGroup) -> list[str]:
+    return [i for i in group.scores if i in base.scores]
+
+
 def _gains(group: ScoredGroup, base: ScoredGroup, resamples: int, seed: int) -> dict[str, Interval]:
     """metric -> mean(group) - mean(base) over the ids both answered, paired-bootstrap CI."""
-    paired = [i for i in group.scores if i in base.scores]
-    metrics = METRICS if group.with_vqa and base.with_vqa else METRICS[:-1]
+    paired = _paired(group, base)
     return {
         metric: bootstrap_interval(
             group.column(metric, paired) - base.column(metric, paired), resamples, seed
         )
-        for metric in metrics
+        for metric in group.metrics
+        if metric in base.metrics
     }
 
 
-def _wins_losses(group: ScoredGroup, base: ScoredGroup) -> tuple[int, int]:
-    """(exactly right here and wrong under base, wrong here and right under base), paired ids."""
-    paired = [i for i in group.scores if i in base.scores]
-    here = group.column("exact_match", paired)
-    there = base.column("exact_match", paired)
-    return int(np.sum((here == 1.0) & (there == 0.0))), int(np.sum((here == 0.0) & (there == 1.0)))
+def _wins_losses(group: ScoredGroup, base: ScoredGroup, decision: str) -> tuple[int, int]:
+    """(samples scoring higher here than under base, samples scoring lower), paired ids."""
+    paired = _paired(group, base)
+    here, there = group.column(decision, paired), base.column(decision, paired)
+    return int(np.sum(here > there)), int(np.sum(here < there))
 
 
 def _comparison(
-    group: ScoredGroup, base: ScoredGroup | None, resamples: int, seed: int
+    group: ScoredGroup, base: ScoredGroup | None, decision: str, resamples: int, seed: int
 ) -> dict[str, object]:
-    """The gain/wins/losses fields of a row: empty for base itself or without a base row."""
+    """The gain/wins/losses fields of a row: empty for base itself or without a base row;
+    no wins/losses where the decision metric is not computed."""
     if base is None or group.method == BASE_METHOD:
         return {}
-    wins, losses = _wins_losses(group, base)
-    return {"gain_over_base": _gains(group, base, resamples, seed), "wins": wins, "losses": losses}
+    fields: dict[str, object] = {"gain_over_base": _gains(group, base, resamples, seed)}
+    if decision in group.metrics and decision in base.metrics:
+        fields["wins"], fields["losses"] = _wins_losses(group, base, decision)
+    return fields
 
 
 def method_row(
-    group: ScoredGroup, base: ScoredGroup | None, resamples: int, seed: int
+    group: ScoredGroup,
+    base: ScoredGroup | None,
+    resamples: int,
+    seed: int,
+    decision: str = DEFAULT_DECISION_METRIC,
 ) -> MethodScores:
     """The report row of one group; gains and wins/losses only for a non-base method with a base."""
-    vqa = group.column("vqa_accuracy") if group.with_vqa else None
     return MethodScores(
         dataset=group.dataset,
         method=group.method,
         n=len(group.scores),
         errors=group.errors,
-        exact_match=bootstrap_interval(group.column("exact_match"), resamples, seed),
-        token_f1=bootstrap_interval(group.column("token_f1"), resamples, seed),
-        anls=bootstrap_interval(group.column("anls"), resamples, seed),
-        vqa_accuracy=None if vqa is None else bootstrap_interval(vqa, resamples, seed),
-        **_comparison(group, base, resamples, seed),
+        scores={
+            metric: bootstrap_interval(group.column(metric), resamples, seed)
+            for metric in group.metrics
+        },
+        **_comparison(group, base, decision, resamples, seed),
     )
 
 
 def seeing_not_believing(
-    dataset: str, base_predictions: Sequence[Prediction], base: ScoredGroup
+    dataset: str,
+    base_predictions: Sequence[Prediction],
+    base: ScoredGroup,
+    decision: str = DEFAULT_DECISION_METRIC,
 ) -> SeeingNotBelieving | None:
-    """Mean AUROC of the base samples split by base exact match; None if no sample has one.
+    """Mean AUROC of the base samples split by full credit on ``decision``; None if no sample
+    has an AUROC or the decision metric is not computed on the dataset.
 
     Non-finite AUROCs count as missing. An error prediction counts as wrong (it scores 0).
     """
+    if decision not in base.metrics:
+        return None
     right: list[float] = []
     wrong: list[float] = []
     without = 0
@@ -307,7 +315,7 @@ def seeing_not_believing(
         if value is None or not math.isfinite(value):
             without += 1
             continue
-        correct = base.scores[prediction.id]["exact_match"] == 1.0
+        correct = base.scores[prediction.id][decision] == 1.0
         (right if correct else wrong).append(value)
     if not right and not wrong:
         return None
@@ -326,29 +334,37 @@ def score_predictions(
     predictions_label: str,
     resamples: int = BOOTSTRAP_RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
+    protocols: str | Sequence[str] | None = None,
 ) -> ScoreReport:
     """Score de-duplicated predictions into a :class:`ScoreReport`.
 
-    Promises: one row per (dataset label, method) in :func:`group_predictions` order; the base
-    row has empty gains and no wins/losses; a non-base row of a dataset without a base row has
-    empty gains too; a seeing-not-believing entry exists for every dataset whose base
-    predictions carry at least one AUROC. ``predictions_label`` is stored as ``predictions``.
+    Promises: one row per (dataset label, method) in :func:`group_predictions` order, with the
+    metrics of ``protocols`` (None: the defaults, each where it applies; see
+    :mod:`vea_augment.steps.score_protocols`); the base row has empty gains and no
+    wins/losses; a non-base row of a dataset without a base row has empty gains too; a
+    seeing-not-believing entry exists for every dataset whose base predictions carry at least
+    one AUROC and are scored on the decision metric. ``predictions_label`` is stored as
+    ``predictions``. Raises :class:`ConfigError` for an unknown protocol or negative resamples.
     """
     if resamples < 0:
         raise ConfigError(f"bootstrap resamples must be >= 0, got {resamples}")
+    plan = scoring_plan(protocols)
+    decision = plan.decision_metric
     groups = group_predictions(predictions)
-    scored = {key: score_group(*key, members) for key, members in groups.items()}
+    metrics = dataset_metrics(groups, plan)
+    scored = {key: score_group(*key, members, metrics[key[0]]) for key, members in groups.items()}
     rows = [
-        method_row(group, scored.get((group.dataset, BASE_METHOD)), resamples, seed)
+        method_row(group, scored.get((group.dataset, BASE_METHOD)), resamples, seed, decision)
         for group in scored.values()
     ]
     split = [
-        seeing_not_believing(dataset, members, scored[(dataset, method)])
+        seeing_not_believing(dataset, members, scored[(dataset, method)], decision)
         for (dataset, method), members in groups.items()
         if method == BASE_METHOD
     ]
     return ScoreReport(
-        normalizer=NORMALIZER_NAME,
+        protocols=plan.describe(metric for shown in metrics.values() for metric in shown),
+        decision_metric=decision,
         prompt=None,
         predictions=predictions_label,
         bootstrap_resamples=resamples,
