@@ -110,3 +110,13 @@ def test_a_processor_with_another_token_count_per_square_is_refused(attributor, 
     monkeypatch.setattr(processor, "image_seq_len", processor.image_seq_len * 4)
     with pytest.raises(GeometryError, match="tokens per square"):
         Idefics3Adapter(attributor.model.config, processor)
+
+
+def test_squares_of_another_patch_count_are_refused(attributor, monkeypatch):
+    """36-px squares hold 9 patches of 4 px, which the connector cannot shuffle to 4 tokens."""
+    monkeypatch.setattr(
+        attributor.processor.image_processor, "max_image_size", {"longest_edge": 36}
+    )
+    inputs = attributor.encode([noise_image(150, 100, 0)], attributor.prompts(["q"]))
+    with pytest.raises(GeometryError, match="patches a side"):
+        attributor.adapter.layouts(inputs, 0, (150, 100))

@@ -16,6 +16,7 @@ from vea_augment.method import (
     evidence_labels,
     paint_views,
 )
+from vea_augment.method.layer_profile import view_labels
 
 # A 4x4 grid of 10 px tokens; the evidence box covers token (0, 1) fully, (0, 0) by 50 %,
 # (1, 0) by 15 % (5 px x 3 px) and (1, 1) by 30 % (10 px x 3 px).
@@ -114,6 +115,46 @@ def test_labels_painted_as_scores_cover_the_evidence_box() -> None:
     assert np.all(mask[outside] == 0.0)
 
 
+# LLaVA's pad-to-square view of a 40 x 20 image: a 4 x 4 grid of 10 px tokens over the
+# 40 x 40 square, shifted up by the 10 px pad band: row 0 and row 3 lie over padding only.
+PADDED_TOKENS = grid_boxes(40, 40, 4, 4) - np.array([0.0, 10.0, 0.0, 10.0])
+#: A loose evidence box that reaches 8 px past the image's top and bottom edges.
+LOOSE_EVIDENCE = np.array([[0.0, -8.0, 20.0, 28.0]])
+
+
+@pytest.mark.parametrize("rule", ["any", "half", "all"])
+def test_a_token_over_padding_alone_is_never_evidence(rule) -> None:
+    labels = evidence_labels(PADDED_TOKENS, LOOSE_EVIDENCE, rule, image_size=(40, 20))
+    assert not labels[0].any() and not labels[3].any(), "pad rows cover no image pixel"
+    np.testing.assert_array_equal(labels[1:3], [[True, True, False, False]] * 2)
+    unclipped = evidence_labels(PADDED_TOKENS, LOOSE_EVIDENCE, "any")
+    assert unclipped[0, :2].all(), "without the image size the pad rows would be evidence"
+
+
+def test_a_token_partly_over_padding_is_measured_by_its_image_part() -> None:
+    tokens = np.array([[0.0, -5.0, 10.0, 5.0]])  # half over the pad band above the image
+    evidence = np.array([[0.0, 0.0, 10.0, 5.0]])  # all of its image part
+    assert covered_fraction(tokens, evidence)[0] == pytest.approx(0.5)
+    assert covered_fraction(tokens, evidence, image_size=(40, 20))[0] == pytest.approx(1.0)
+    assert evidence_labels(tokens, evidence, "all", image_size=(40, 20))[0]
+
+
+def test_view_labels_count_image_pixels_only_with_the_views_image_size() -> None:
+    view = TokenView("image", np.zeros((4, 4)), PADDED_TOKENS, image_size=(40, 20))
+    labels = view_labels([view], LOOSE_EVIDENCE).reshape(4, 4)
+    assert not labels[0].any() and not labels[3].any()
+    assert labels[1:3, :2].all()
+    bare = TokenView("image", np.zeros((4, 4)), PADDED_TOKENS)
+    np.testing.assert_array_equal(
+        view_labels([bare], LOOSE_EVIDENCE, image_size=(40, 20)), labels.ravel()
+    )
+
+
+def test_a_non_positive_image_size_raises_geometry_error() -> None:
+    with pytest.raises(GeometryError, match="image size"):
+        evidence_labels(TOKENS_4X4, EVIDENCE, image_size=(0, 20))
+
+
 def test_boxes_partly_outside_the_image_are_clipped_and_counted() -> None:
     boxes = np.array(
         [
@@ -170,6 +211,23 @@ def test_covered_fraction_equals_a_pixel_count_of_the_union(
     )
     expected = [raster_fraction(t, evidence) for t in tokens]
     np.testing.assert_allclose(fraction, expected, atol=1e-12)
+
+
+@PROPERTY
+@given(tokens=integer_boxes.filter(len), evidence=integer_boxes, width=st.integers(1, 12))
+def test_with_the_image_size_tokens_outside_the_image_are_never_evidence(
+    tokens: list[tuple[int, ...]], evidence: list[tuple[int, ...]], width: int
+) -> None:
+    """Every rule, any evidence: a token with no area inside a ``width x 6`` image is False,
+    and one inside it is labelled as without the image size."""
+    t = np.array(tokens, dtype=float)
+    e = np.array(evidence, dtype=float).reshape(-1, 4)
+    outside = (t[:, 0] >= width) | (t[:, 1] >= 6)
+    inside = (t[:, 2] <= width) & (t[:, 3] <= 6)
+    for rule in ("any", "half", "all"):
+        labels = evidence_labels(t, e, rule, image_size=(width, 6))
+        assert not labels[outside].any()
+        np.testing.assert_array_equal(labels[inside], evidence_labels(t, e, rule)[inside])
 
 
 @PROPERTY

@@ -88,7 +88,7 @@ class CapturedBatch:
 
     def attribution(self, row: int) -> Attribution:
         """Row ``row`` as an :class:`Attribution` (per-head scores when they were captured)."""
-        per_layer = _views_for_row(self.rows, row, self.layouts[row])
+        per_layer = _views_for_row(self.rows, row, self.layouts[row], self.image_sizes[row])
         head_scores = None
         if self.head_rows:
             positions = self.image_positions(row)
@@ -106,13 +106,17 @@ class CapturedBatch:
 
 
 def _views_for_row(
-    rows: dict[int, torch.Tensor], row: int, layouts: list[ViewLayout]
+    rows: dict[int, torch.Tensor],
+    row: int,
+    layouts: list[ViewLayout],
+    image_size: tuple[int, int],
 ) -> dict[int, list[TokenView]]:
     per_layer: dict[int, list[TokenView]] = {}
     for layer, attention in rows.items():
         weights = attention[row].double().cpu().numpy()
         per_layer[layer] = [
-            TokenView(layout.name, weights[layout.positions], layout.boxes) for layout in layouts
+            TokenView(layout.name, weights[layout.positions], layout.boxes, image_size)
+            for layout in layouts
         ]
     return per_layer
 
@@ -124,6 +128,7 @@ def _mean_over_layers(per_layer: dict[int, list[TokenView]]) -> list[TokenView]:
             view.name,
             np.mean([views[i].scores for views in per_layer.values()], axis=0),
             view.boxes,
+            view.image_size,
         )
         for i, view in enumerate(first)
     ]

@@ -6,7 +6,7 @@ from typing import Literal
 
 import numpy as np
 
-from vea_augment.errors import ConfigError
+from vea_augment.errors import ConfigError, GeometryError
 from vea_augment.method.validation import check_box_array
 
 LabelRule = Literal["any", "half", "all"]
@@ -16,18 +16,29 @@ _RULES: tuple[str, ...] = ("any", "half", "all")
 _ALL_TOLERANCE = 1e-9
 
 
-def covered_fraction(token_boxes: np.ndarray, evidence_boxes: np.ndarray) -> np.ndarray:
+def covered_fraction(
+    token_boxes: np.ndarray,
+    evidence_boxes: np.ndarray,
+    image_size: tuple[int, int] | None = None,
+) -> np.ndarray:
     """Fraction of each token box's area inside the UNION of the evidence boxes.
 
     ``token_boxes`` is ``(..., 4)`` xyxy; the result has shape ``(...)`` with values in
     ``[0, 1]``. Overlapping evidence boxes are not double-counted: their edges cut the
     plane into cells, a cell is covered if any box contains it, and each token sums its
     overlap with the covered cells (exact for axis-aligned boxes). Zero-area tokens get 0.
-    Raises :class:`GeometryError` on inverted or non-finite boxes.
+
+    With ``image_size = (width, height)`` only image pixels count: each token box is first cut
+    to ``[0, width] x [0, height]``, so a token partly over a pad background is measured by
+    its image part, and a token wholly outside the image (over padding alone) gets 0 however
+    far an evidence box reaches past the image's edge. Raises :class:`GeometryError` on
+    inverted or non-finite boxes, or an image size that is not positive.
     """
     tokens = check_box_array(token_boxes, "token boxes")
     lead_shape = tokens.shape[:-1]
     tokens = tokens.reshape(-1, 4)
+    if image_size is not None:
+        tokens = _inside_image(tokens, image_size)
     evidence = check_box_array(evidence_boxes, "evidence boxes").reshape(-1, 4)
     evidence = evidence[(evidence[:, 2] > evidence[:, 0]) & (evidence[:, 3] > evidence[:, 1])]
     if evidence.shape[0] == 0 or tokens.shape[0] == 0:
@@ -50,23 +61,37 @@ def covered_fraction(token_boxes: np.ndarray, evidence_boxes: np.ndarray) -> np.
 
 
 def evidence_labels(
-    token_boxes: np.ndarray, evidence_boxes: np.ndarray, rule: LabelRule = DEFAULT_LABEL_RULE
+    token_boxes: np.ndarray,
+    evidence_boxes: np.ndarray,
+    rule: LabelRule = DEFAULT_LABEL_RULE,
+    image_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Label each token box as evidence (True) or not, from its :func:`covered_fraction`.
 
     ``"any"``: fraction > 0; ``"half"``: fraction >= 0.5; ``"all"``: fraction >= 1 - 1e-9.
     ``token_boxes`` is ``(N, 4)`` (any leading shape is kept); returns bool ``(N,)``.
-    Zero-area tokens are False; no evidence boxes gives all False. An unknown rule raises
-    :class:`ConfigError`.
+    Zero-area tokens are False; no evidence boxes gives all False. With ``image_size``
+    ``(width, height)`` the fractions count image pixels only, so a token that covers no
+    image pixel (a pad token of a pad-to-square view) is never evidence. An unknown rule
+    raises :class:`ConfigError`.
     """
     if rule not in _RULES:
         raise ConfigError(f"label rule must be one of {_RULES}, got {rule!r}")
-    fraction = covered_fraction(token_boxes, evidence_boxes)
+    fraction = covered_fraction(token_boxes, evidence_boxes, image_size)
     if rule == "any":
         return fraction > 0.0
     if rule == "half":
         return fraction >= 0.5
     return fraction >= 1.0 - _ALL_TOLERANCE
+
+
+def _inside_image(tokens: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
+    """``(N, 4)`` token boxes cut to the image ``[0, width] x [0, height]`` (a box wholly
+    outside it keeps no area)."""
+    width, height = image_size
+    if not (np.isfinite(width) and np.isfinite(height) and width > 0 and height > 0):
+        raise GeometryError(f"image size must be positive, got {width}x{height}")
+    return np.clip(tokens, 0.0, np.array([width, height, width, height], dtype=np.float64))
 
 
 def _overlap(lo: np.ndarray, hi: np.ndarray, edges: np.ndarray) -> np.ndarray:

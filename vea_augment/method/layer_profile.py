@@ -28,11 +28,20 @@ def view_labels(
     views: Sequence[TokenView],
     evidence_boxes: np.ndarray | Sequence,
     rule: LabelRule = DEFAULT_LABEL_RULE,
+    image_size: tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """Evidence label of every token of every view, flattened in view order."""
+    """Evidence label of every token of every view, flattened in view order.
+
+    Only image pixels count (``image_size``, else each view's own ``image_size``): a token
+    that covers no pixel of the image, such as a pad token of LLaVA's pad-to-square view, is
+    never evidence, even where an evidence box reaches past the image's edge.
+    """
     boxes = np.asarray(evidence_boxes, dtype=np.float64).reshape(-1, 4)
     return np.concatenate(
-        [evidence_labels(view.boxes.reshape(-1, 4), boxes, rule) for view in views]
+        [
+            evidence_labels(view.boxes.reshape(-1, 4), boxes, rule, image_size or view.image_size)
+            for view in views
+        ]
     )
 
 

@@ -16,12 +16,16 @@ class TokenView:
     ``scores`` has shape ``(rows, cols)``; ``boxes`` has shape ``(rows, cols, 4)`` and holds
     each token's ``[x0, y0, x1, y1]`` box in ORIGINAL-image pixels (half-open, floats).
     A model with tiles plus a thumbnail yields several views; tokens that cover no pixel
-    (row newlines, tile separators) are not part of any view.
+    (row newlines, tile separators) are not part of any view. ``image_size`` is that original
+    image's ``(width, height)`` where known: a box may reach past it (a pad-to-square
+    background), and labelling counts only the part of a box inside it
+    (:func:`vea_augment.method.labels.evidence_labels`).
     """
 
     name: str
     scores: np.ndarray
     boxes: np.ndarray
+    image_size: tuple[int, int] | None = None
 
     @property
     def grid_shape(self) -> tuple[int, int]:

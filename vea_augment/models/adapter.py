@@ -156,14 +156,23 @@ def rectangle_views(
     input_ids: Any,
     image_token_id: int,
     grid: tuple[int, int],
+    coverage: tuple[float, float] = (1.0, 1.0),
 ) -> list[ViewLayout]:
     """One view per rectangle of the original image (a tile, a crop, a thumbnail), each a
     ``grid = (rows, cols)`` of image tokens whose cells spread evenly over its rectangle.
+
+    ``coverage = (across, down)`` is the fraction of each rectangle's width and height that
+    the grid covers, from its top-left corner: less than 1 where the vision tower's patches
+    stop short of the processed frame's edge (SmolVLM's 27 patches of 14 px see 378 of its
+    384 px), so that no token claims the pixels no patch sees.
 
     The views' tokens stand in the prompt in view order, so the row must hold exactly
     ``rows x cols x len(rectangles)`` image tokens (else :class:`GeometryError`).
     """
     rows, cols = grid
+    across, down = coverage
+    if not (0.0 < across <= 1.0 and 0.0 < down <= 1.0):
+        raise GeometryError(f"a token grid covers a fraction in (0, 1] of its view, not {coverage}")
     expected = rows * cols * len(rectangles)
     positions = image_token_positions(input_ids, image_token_id, expected=expected)
     views = []
@@ -172,8 +181,8 @@ def rectangle_views(
         boxes = grid_boxes(
             rows,
             cols,
-            cell_width=(x1 - x0) / cols,
-            cell_height=(y1 - y0) / rows,
+            cell_width=(x1 - x0) * across / cols,
+            cell_height=(y1 - y0) * down / rows,
             offset_x=x0,
             offset_y=y0,
         )

@@ -7,9 +7,13 @@ The image processor (the same geometry for both) resizes the image so its longes
 ``rows × cols`` squares in raster order, followed by the global image (the whole image squashed
 to ``M × M``); an image that fits in one square, or any image without splitting, is the global
 image alone. Both resizes scale the whole image, so square (r, c) covers exactly
-``[c·W/cols, (c+1)·W/cols) × [r·H/rows, (r+1)·H/rows)`` of the original. The connector
-pixel-shuffles each square's ``p × p`` patches (``scale_factor`` s) to ``p/s × p/s`` tokens in
-raster order. In the prompt each square's tokens follow ``<fake_token_around_image><row_r_col_c>``
+``[c·W/cols, (c+1)·W/cols) × [r·H/rows, (r+1)·H/rows)`` of the original. The vision tower
+cuts each ``M``-px square into ``p = M // patch_size`` patches a side (a stride-``patch_size``
+convolution without padding): where ``patch_size`` does not divide ``M`` the last ``M - p·patch``
+pixel rows and columns reach no patch (SmolVLM: 27 patches of 14 px see 378 of 384 px), so the
+tokens cover only the first ``p·patch / M`` of each square's width and height. The connector
+pixel-shuffles the ``p × p`` patches (``scale_factor`` s) to ``p/s × p/s`` tokens in raster
+order. In the prompt each square's tokens follow ``<fake_token_around_image><row_r_col_c>``
 and the global image's follow ``<global-img>``; those markers and the row newlines cover no pixels.
 
 Views: ``tile_0``, ``tile_1``, ... (raster order) and ``global``. Where tiles and the global
@@ -90,9 +94,11 @@ class Idefics3Adapter(FamilyAdapter):
 
     def __init__(self, config: Any, processor: Any) -> None:
         super().__init__(config, processor)
-        patches = int(config.vision_config.image_size) // int(config.vision_config.patch_size)
+        self.patch_size = int(config.vision_config.patch_size)
+        patches = int(config.vision_config.image_size) // self.patch_size
         scale = int(config.scale_factor)
         self.side = patches // scale
+        self.scale = scale
         self.tokens_per_square = self.side * self.side
         expected = int(getattr(processor, "image_seq_len", self.tokens_per_square))
         if expected != self.tokens_per_square or self.side * scale != patches:
@@ -107,14 +113,32 @@ class Idefics3Adapter(FamilyAdapter):
         keys = ("do_resize", "size", "do_image_splitting", "max_image_size")
         return effective_image_settings(self.processor, dict.fromkeys(keys))
 
+    def square_side(self) -> int:
+        """``M``: the side in pixels of every square the processor hands the vision tower."""
+        size = self.settings()["max_image_size"]
+        square = _entry(size, "longest_edge")
+        if square is None:
+            raise GeometryError(f"unsupported max_image_size {size!r}")
+        return square
+
+    def seen_fraction(self) -> float:
+        """The share of each square's side that whole patches cover: ``p·patch / M``, under 1
+        where ``patch_size`` does not divide ``M`` (SmolVLM: 378 / 384)."""
+        square = self.square_side()
+        patches = square // self.patch_size
+        if patches != self.side * self.scale:
+            raise GeometryError(
+                f"{square}-px squares hold {patches} patches a side, but the connector shuffles "
+                f"{self.side * self.scale} patches (scale {self.scale}) to {self.side} tokens"
+            )
+        return patches * self.patch_size / square
+
     def split(self, width: int, height: int) -> tuple[int, int]:
         """``(rows, cols)`` of squares for a ``width × height`` image; ``(0, 0)``: global only."""
         settings = self.settings()
         if not settings["do_image_splitting"]:
             return 0, 0
-        square = _entry(settings["max_image_size"], "longest_edge")
-        if square is None:
-            raise GeometryError(f"unsupported max_image_size {settings['max_image_size']!r}")
+        square = self.square_side()
         if settings["do_resize"]:
             longest = _entry(settings["size"], "longest_edge")
             if longest is not None:
@@ -135,6 +159,7 @@ class Idefics3Adapter(FamilyAdapter):
         names = [f"tile_{index}" for index in range(len(rectangles))]
         rectangles.append((0.0, 0.0, float(width), float(height)))
         names.append("global")
-        return rectangle_views(
-            names, rectangles, inputs["input_ids"][row], self.image_token_id, (self.side, self.side)
-        )
+        seen = self.seen_fraction()
+        grid = (self.side, self.side)
+        ids = inputs["input_ids"][row]
+        return rectangle_views(names, rectangles, ids, self.image_token_id, grid, (seen, seen))

@@ -5,7 +5,8 @@ mean-colour background), resizes the shortest edge to ``size`` (the longer edge 
 ``int(size · long / short)``), and centre-crops to ``crop_size``. Each vision patch becomes one
 image token. The token boxes are mapped back through crop, resize and pad: cropped-away
 regions are covered by no token; tokens over the pad background get boxes outside the
-original image, which painting clips away.
+original image, which painting clips away and labelling never counts as evidence (it cuts the
+boxes to the image).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ learned ``image_newline`` token after every row.
 Views: ``base`` (the ``p × p`` grid over the whole image) and ``tiles`` (the unpadded feature
 grid; each feature covers one ``patch_size`` square of the canvas, mapped back through the pad
 offset and the resize to original pixels, so features on a leftover pad sliver get boxes
-partly outside the image, which painting clips away). The newline tokens cover no pixels and
-belong to no view. Where both views cover a pixel, painting averages them.
+partly outside the image, which painting and labelling cut away). The newline tokens cover no
+pixels and belong to no view. Where both views cover a pixel, painting averages them.
 """
 
 from __future__ import annotations

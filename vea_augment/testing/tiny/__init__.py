@@ -11,7 +11,8 @@ key/value heads than query heads).
 
 One module per family builds its config and processor (``qwen``, ``llava``, ``gemma3``,
 ``internvl``, ``idefics3``); ``tokenizer`` holds the shared tokenizer and chat templates,
-``dims`` the shared config fields.
+``dims`` the shared config fields and the geometry (:class:`TinyGeometry`; the released
+checkpoints' in ``RELEASED_GEOMETRY``).
 """
 
 from __future__ import annotations
@@ -22,14 +23,26 @@ from typing import Any
 
 import torch
 
-from vea_augment.testing.tiny.dims import TinyRequest, text_dims
+from vea_augment.testing.tiny.dims import (
+    RELEASED_GEOMETRY,
+    TinyGeometry,
+    TinyRequest,
+    text_dims,
+)
 from vea_augment.testing.tiny.gemma3 import GEMMA3_SLIDING_WINDOW, build_gemma3, randomize_projector
 from vea_augment.testing.tiny.idefics3 import build_idefics3
 from vea_augment.testing.tiny.internvl import INTERNVL_MAX_TILES, build_internvl
 from vea_augment.testing.tiny.llava import build_llava, build_llava_next
 from vea_augment.testing.tiny.qwen import build_qwen
 
-__all__ = ["GEMMA3_SLIDING_WINDOW", "INTERNVL_MAX_TILES", "TINY_FAMILIES", "build_tiny_checkpoint"]
+__all__ = [
+    "GEMMA3_SLIDING_WINDOW",
+    "INTERNVL_MAX_TILES",
+    "RELEASED_GEOMETRY",
+    "TINY_FAMILIES",
+    "TinyGeometry",
+    "build_tiny_checkpoint",
+]
 
 # Family name -> builder of its (config, processor); the order is TINY_FAMILIES'.
 _BUILDERS: dict[str, Callable[[TinyRequest], tuple[Any, Any]]] = {
@@ -60,6 +73,7 @@ def build_tiny_checkpoint(
     image_size: int = 56,
     max_pixels: int | None = None,
     vision_overrides: dict[str, Any] | None = None,
+    geometry: TinyGeometry | None = None,
 ) -> Path:
     """Build and save a tiny ``family`` checkpoint in ``directory``; return the directory.
 
@@ -68,16 +82,24 @@ def build_tiny_checkpoint(
 
     Weights are drawn from ``seed``, so two builds with the same arguments are identical.
     ``image_size`` is LLaVA-1.5's square input side; ``max_pixels`` bounds Qwen's resize. The
-    other families have fixed tiny geometries (their builders say which): Gemma-3 (48-px
+    other families have tiny default geometries (their builders say which): Gemma-3 (48-px
     square, pan-and-scan available), LLaVA-NeXT (42-px anyres tiles), InternVL (32-px tiles),
-    Idefics3 and SmolVLM (32-px squares).
+    Idefics3 and SmolVLM (32-px squares). ``geometry`` overrides any of them, e.g.
+    ``RELEASED_GEOMETRY[family]`` for the released image, patch, merge and tile sizes with the
+    tiny widths; left out, each family keeps its tiny default geometry, byte for byte.
     """
     from transformers import AutoModelForImageTextToText
 
     if family not in TINY_FAMILIES:
         raise ValueError(f"unknown tiny family {family!r}; supported: {', '.join(TINY_FAMILIES)}")
     dims = text_dims(num_layers, num_heads, num_kv_heads, hidden_size)
-    request = TinyRequest(family=family, dims=dims, image_size=image_size, max_pixels=max_pixels)
+    request = TinyRequest(
+        family=family,
+        dims=dims,
+        image_size=image_size,
+        max_pixels=max_pixels,
+        geometry=geometry or TinyGeometry(),
+    )
     config, processor = _BUILDERS[family](request)
     for field_name, value in (vision_overrides or {}).items():
         if not hasattr(config.vision_config, field_name):

@@ -14,7 +14,8 @@ GEMMA3_SLIDING_WINDOW = 96
 
 
 def build_gemma3(request: TinyRequest) -> tuple[Any, Any]:
-    """Config and processor of Gemma-3: a 48-px square SigLIP view pooled to 6 × 6 tokens.
+    """Config and processor of Gemma-3: a 48-px square SigLIP view of 4-px patches pooled 2 × 2
+    to 6 × 6 tokens (``request.geometry`` may set the view, the patch and the pooling kernel).
 
     Like the released models the attention scale is ``query_pre_attn_scalar ** -0.5`` with
     ``query_pre_attn_scalar != head_dim``, and sliding-window layers alternate with global ones;
@@ -45,7 +46,10 @@ def build_gemma3(request: TinyRequest) -> tuple[Any, Any]:
             "full_attention" if index % 2 else "sliding_attention" for index in range(layers)
         ],
     }
-    image_size, patch, tokens_per_side = 48, 4, 6
+    geometry = request.geometry
+    image_size = geometry.pick("image_size", 48)
+    patch = geometry.pick("patch_size", 4)
+    tokens_per_side = image_size // patch // geometry.pick("merge", 2)
     vision = {
         "model_type": "siglip_vision_model",
         **vision_dims(image_size=image_size, patch_size=patch, vision_use_head=False),

@@ -12,8 +12,9 @@ def build_idefics3(request: TinyRequest) -> tuple[Any, Any]:
     """Config and processor of Idefics3 or SmolVLM (``request.family``): 32-px squares.
 
     The processor resizes the longest edge to ``3 × 32`` px (the released ones use 4 × 364 and
-    4 × 512), splits it into up to 3 × 3 squares of 8 × 8 patches and adds the global image;
+    4 × 384), splits it into up to 3 × 3 squares of 8 × 8 patches and adds the global image;
     the connector pixel-shuffles each square (scale factor 2) to 4 × 4 tokens.
+    ``request.geometry`` may set the square, the patch, the scale factor and the longest edge.
     """
     from transformers import (
         Idefics3Config,
@@ -35,7 +36,9 @@ def build_idefics3(request: TinyRequest) -> tuple[Any, Any]:
     tokenizer = word_tokenizer(
         IDEFICS3_SPECIAL, IDEFICS3_TEMPLATE, pad="<pad>", eos="<end_of_utterance>", named=named
     )
-    square, patch, scale = 32, 4, 2
+    geometry = request.geometry
+    square, patch = geometry.pick("image_size", 32), geometry.pick("patch_size", 4)
+    scale = geometry.pick("merge", 2)
     tokens_per_square = (square // patch // scale) ** 2
     fields = {
         "vision_config": vision_dims(image_size=square, patch_size=patch),
@@ -43,7 +46,10 @@ def build_idefics3(request: TinyRequest) -> tuple[Any, Any]:
         "image_token_id": tokenizer.convert_tokens_to_ids("<image>"),
         "scale_factor": scale,
     }
-    edges = {"size": {"longest_edge": 3 * square}, "max_image_size": {"longest_edge": square}}
+    edges = {
+        "size": {"longest_edge": geometry.pick("longest_edge", 3 * square)},
+        "max_image_size": {"longest_edge": square},
+    }
     common = {
         "tokenizer": tokenizer,
         "image_seq_len": tokens_per_square,

@@ -15,7 +15,8 @@ def build_internvl(request: TinyRequest) -> tuple[Any, Any]:
     """Config and processor of InternVL (transformers-native, InternVL3 layout).
 
     32-px tiles of 8 × 8 patches, pixel-shuffled (``downsample_ratio`` 0.5) to 4 × 4 tokens;
-    up to ``INTERNVL_MAX_TILES`` tiles chosen by aspect ratio, plus the thumbnail.
+    up to ``INTERNVL_MAX_TILES`` tiles chosen by aspect ratio, plus the thumbnail
+    (``request.geometry`` may set the tile, the patch, the shuffle and the most tiles).
     """
     from transformers import (
         GotOcr2ImageProcessor,
@@ -33,7 +34,9 @@ def build_internvl(request: TinyRequest) -> tuple[Any, Any]:
     tokenizer = word_tokenizer(
         INTERNVL_SPECIAL, INTERNVL_TEMPLATE, pad="<|endoftext|>", eos="<|im_end|>", named=named
     )
-    tile, patch, ratio = 32, 4, 0.5
+    geometry = request.geometry
+    tile, patch = geometry.pick("image_size", 32), geometry.pick("patch_size", 4)
+    ratio = 1 / geometry.pick("merge", 2)
     tokens_per_tile = int((tile // patch * ratio) ** 2)
     config = InternVLConfig(
         vision_config=vision_dims(image_size=[tile, tile], patch_size=[patch, patch]),
@@ -49,7 +52,7 @@ def build_internvl(request: TinyRequest) -> tuple[Any, Any]:
         size=size,
         crop_to_patches=True,
         min_patches=1,
-        max_patches=INTERNVL_MAX_TILES,
+        max_patches=geometry.pick("max_tiles", INTERNVL_MAX_TILES),
         image_mean=[0.485, 0.456, 0.406],
         image_std=[0.229, 0.224, 0.225],
     )

@@ -50,11 +50,13 @@ def _clip_and_llama(
 def build_llava(request: TinyRequest) -> tuple[Any, Any]:
     """Config and processor of LLaVA-1.5 at ``request.image_size``.
 
-    Family ``llava`` centre-crops; ``llava_pad`` pads to a square first.
+    Family ``llava`` centre-crops; ``llava_pad`` pads to a square first. ``request.geometry``
+    may set the side (over ``request.image_size``) and the patch (default 14).
     """
     from transformers import CLIPImageProcessor, LlavaConfig, LlavaImageProcessor, LlavaProcessor
 
-    image_size = request.image_size
+    image_size = request.geometry.pick("image_size", request.image_size)
+    patch = request.geometry.pick("patch_size", 14)
     geometry: dict[str, Any] = {
         "size": {"shortest_edge": image_size},
         "crop_size": {"height": image_size, "width": image_size},
@@ -73,7 +75,7 @@ def build_llava(request: TinyRequest) -> tuple[Any, Any]:
         image_processor,
         request.dims,
         side=image_size,
-        patch=14,
+        patch=patch,
         image_token_field="image_token_id",
     )
 
@@ -82,11 +84,12 @@ def build_llava_next(request: TinyRequest) -> tuple[Any, Any]:
     """Config and processor of LLaVA-NeXT: 42-px CLIP tiles (6 × 6 patches) on anyres grids.
 
     The grid pinpoints are the released ones (336-px tiles: 1×2, 2×1, 2×2, 1×3, 3×1) scaled to
-    the tiny tile side.
+    the tiny tile side; ``request.geometry`` may set the tile and the patch.
     """
     from transformers import LlavaNextConfig, LlavaNextImageProcessor, LlavaNextProcessor
 
-    tile = 42
+    tile = request.geometry.pick("image_size", 42)
+    patch = request.geometry.pick("patch_size", 7)
     pinpoints = [[tile * h, tile * w] for h, w in ((1, 2), (2, 1), (2, 2), (3, 1), (1, 3))]
     image_processor = LlavaNextImageProcessor(
         size={"shortest_edge": tile},
@@ -99,7 +102,7 @@ def build_llava_next(request: TinyRequest) -> tuple[Any, Any]:
         image_processor,
         request.dims,
         side=tile,
-        patch=7,
+        patch=patch,
         image_token_field="image_token_index",
         image_grid_pinpoints=pinpoints,
     )

@@ -27,7 +27,9 @@ def _mrope_section(head_dim: int, *, interleaved: bool) -> list[int]:
 def build_qwen(request: TinyRequest) -> tuple[Any, Any]:
     """Config and processor of a Qwen-VL family whose token ids match its tokenizer.
 
-    ``request.max_pixels`` bounds the resize (default: 64 merged tokens' worth of pixels).
+    ``request.max_pixels`` bounds the resize (default: 64 merged tokens' worth of pixels);
+    ``request.geometry`` may set the patch and merge sizes and both resize bounds (default:
+    14-px patches, 16 for Qwen3-VL, merged 2 x 2, at least 4 merged tokens' worth of pixels).
     """
     from transformers import (
         Qwen2_5_VLConfig,
@@ -46,17 +48,27 @@ def build_qwen(request: TinyRequest) -> tuple[Any, Any]:
     ids = {token: tokenizer.convert_tokens_to_ids(token) for token in QWEN_SPECIAL}
     head_dim = dims["hidden_size"] // dims["num_attention_heads"]
     mrope = _mrope_section(head_dim, interleaved=family == "qwen3_vl")
-    patch = 16 if family == "qwen3_vl" else 14
-    pixels = request.max_pixels or (patch * 2) ** 2 * 64
-    size = {"shortest_edge": (patch * 2) ** 2 * 4, "longest_edge": pixels}
+    geometry = request.geometry
+    patch = geometry.pick("patch_size", 16 if family == "qwen3_vl" else 14)
+    merge = geometry.pick("merge", 2)
+    pixels = geometry.pick("max_pixels", request.max_pixels or (patch * merge) ** 2 * 64)
+    size = {
+        "shortest_edge": geometry.pick("min_pixels", (patch * merge) ** 2 * 4),
+        "longest_edge": pixels,
+    }
     # Qwen3-VL normalises to [-1, 1]; Qwen2/2.5-VL keep the CLIP statistics.
     stats = {"image_mean": [0.5] * 3, "image_std": [0.5] * 3} if family == "qwen3_vl" else {}
-    image_processor = Qwen2VLImageProcessor(patch_size=patch, merge_size=2, size=size, **stats)
+    image_processor = Qwen2VLImageProcessor(patch_size=patch, merge_size=merge, size=size, **stats)
     text = {
         **text_config(dims, tokenizer),
         "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
     }
-    vision: dict[str, Any] = {"depth": 2, "num_heads": 2, "patch_size": patch}
+    vision: dict[str, Any] = {
+        "depth": 2,
+        "num_heads": 2,
+        "patch_size": patch,
+        "spatial_merge_size": merge,
+    }
     token_ids = {
         "image_token_id": ids["<|image_pad|>"],
         "video_token_id": ids["<|video_pad|>"],
@@ -80,7 +92,7 @@ def build_qwen(request: TinyRequest) -> tuple[Any, Any]:
         "qwen3_vl": (Qwen3VLConfig, Qwen3VLProcessor, Qwen3VLVideoProcessor),
     }[family]
     config = config_class(text_config=text, vision_config=vision, **token_ids)
-    video_processor = video(patch_size=patch, merge_size=2, **stats)
+    video_processor = video(patch_size=patch, merge_size=merge, **stats)
     processor = processor_class(
         image_processor=image_processor,
         tokenizer=tokenizer,
