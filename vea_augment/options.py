@@ -23,9 +23,29 @@ from vea_augment.method.types import MaskConfig
 
 # Reading input
 SAMPLES_PER_SHARD = 1000
-"""Samples per shard when the input is JSONL (WebDataset shards keep their own size)."""
+"""Samples per shard when the input is JSONL, JSON or a table (a tar shard keeps its size)."""
 MAX_IMAGE_PIXELS = 100_000_000
 """Decompression-bomb limit: Visual-CoT holds images of about 35 Mpx, bombs have far more."""
+InputFormat = Literal["auto", "webdataset", "jsonl", "json", "llava", "parquet", "arrow", "hf"]
+INPUT_FORMAT: InputFormat = "auto"
+"""``auto`` recognises the input by its content (magic bytes, first characters, folder files)."""
+SPLIT: str | None = None
+"""Hugging Face split: None takes the only split there is (several are an error)."""
+HF_CONFIG: str | None = None
+"""Hugging Face configuration (subset), e.g. ``InfographicVQA`` of ``lmms-lab/DocVQA``."""
+
+# Columns of a table input (parquet, save_to_disk, hub): candidates in order, first present wins
+QUESTION_FIELDS = ("question", "query")
+"""TextVQA, DocVQA and InfoVQA call it ``question``, ChartQA ``query``."""
+ANSWERS_FIELDS = ("answers", "answer", "label")
+"""A list (TextVQA, DocVQA, InfoVQA ``answers``; ChartQA ``label``) or one string."""
+IMAGE_FIELDS = ("image", "images")
+"""An ``Image`` feature (bytes and/or path), raw bytes, a path, or a list holding one."""
+BOXES_FIELDS = ("evidence_boxes", "bboxs")
+"""Pixel xyxy evidence boxes (optional: none of these present means no boxes)."""
+ID_FIELDS = ("id", "question_id", "questionId")
+"""TextVQA ``question_id``, DocVQA and InfoVQA ``questionId``; none present (ChartQA): the
+file (or split) name and the row number."""
 
 # Where results go by default
 PROFILE_OUTPUT = "profile.json"
@@ -85,6 +105,26 @@ DEMO_DEGRADATION = "noise"
 """The degraded condition of the paper's robustness experiment the demo shows."""
 
 
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Which column of a table input holds each field of the input contract.
+
+    Each field is an ordered tuple of candidate column names: the first one the table has
+    wins. Question and image are required; answers, boxes and id are optional.
+    """
+
+    question: tuple[str, ...] = QUESTION_FIELDS
+    answers: tuple[str, ...] = ANSWERS_FIELDS
+    image: tuple[str, ...] = IMAGE_FIELDS
+    boxes: tuple[str, ...] = BOXES_FIELDS
+    id: tuple[str, ...] = ID_FIELDS
+
+    @classmethod
+    def from_config(cls, config: dict[str, list[str]] | None) -> ColumnMapping:
+        """The mapping a manifest recorded (``dataclasses.asdict``), defaults where absent."""
+        return cls(**{name: tuple(names) for name, names in (config or {}).items()})
+
+
 def default_device() -> str:
     """``cuda`` when torch sees a GPU, else ``cpu``: the one place the default is decided."""
     import torch
@@ -113,12 +153,14 @@ class ModelOptions:
 
 __all__ = [
     "ANLS_THRESHOLD",
+    "ANSWERS_FIELDS",
     "ANSWER_BATCH_SIZE",
     "API_KEY_ENV",
     "ATTN_IMPLEMENTATION",
     "ATTRIBUTION_BATCH_SIZE",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
+    "BOXES_FIELDS",
     "DEMO_DEGRADATION",
     "DEMO_OUTPUT",
     "DEMO_SAMPLES",
@@ -127,6 +169,10 @@ __all__ = [
     "ENDPOINT_BACKOFF_S",
     "ENDPOINT_CONCURRENCY",
     "ENDPOINT_TIMEOUT_S",
+    "HF_CONFIG",
+    "ID_FIELDS",
+    "IMAGE_FIELDS",
+    "INPUT_FORMAT",
     "LABEL_RULE",
     "MAX_IMAGE_PIXELS",
     "MAX_NEW_TOKENS",
@@ -136,11 +182,15 @@ __all__ = [
     "PREDICTIONS_OUTPUT",
     "PROFILE_LIMIT",
     "PROFILE_OUTPUT",
+    "QUESTION_FIELDS",
     "RELAXED_TOLERANCE",
     "SAMPLES_PER_SHARD",
     "SCORE_PROTOCOLS",
     "SCORE_PROTOCOL_CHOICES",
+    "SPLIT",
     "TOP_FRAC",
+    "ColumnMapping",
+    "InputFormat",
     "LabelRule",
     "MaskConfig",
     "ModelOptions",

@@ -12,9 +12,7 @@ from vea_augment.cli import common
 
 @click.command("analyze")
 @common.model_option("Hub id or local directory of the VLM.")
-@common.input_option(
-    "Samples (ideally with evidence boxes): WebDataset shards, a JSONL file, or a folder."
-)
+@common.input_option(f"Samples (ideally with evidence boxes): {common.INPUT_HELP}")
 @common.output_option("Folder for analysis.json, layers.csv and the PNG figures.", folder=True)
 @common.count_option("--limit", defaults.PROFILE_LIMIT, "Samples to analyse (the first ones).")
 @common.layer_options(
@@ -53,7 +51,7 @@ def analyze_command(**options: Any) -> None:
         options["top_frac"],
         batch_size=options["batch_size"],
         show_progress=not options["no_progress"],
-        **common.pick(options, *common.READING),
+        **common.reading(options),
     )
     right = sum(sample.correct for sample in analysis.samples)
     click.echo(

@@ -36,10 +36,7 @@ def mask_config(values: dict[str, Any]) -> MaskConfig:
 
 @click.command("augment")
 @common.model_option("Hub id or local directory of the VLM that attributes (may be a delegate).")
-@common.input_option(
-    "WebDataset shards (paths, brace patterns, URLs, pipe:), a JSONL file, or "
-    "a folder with one JSONL and its images."
-)
+@common.input_option(common.INPUT_HELP)
 @common.output_option("Output folder for shard-NNNNN.tar, _stats/ and _manifest.json.", folder=True)
 @common.layer_options(
     profile_help="A profile.json from `vea-augment profile`, or a model id with published layers.",
@@ -90,7 +87,7 @@ def augment_command(**options: Any) -> None:
                 options, "batch_size", "keep_original", "image_format", "on_error", "max_pixels"
             ),
         ),
-        **common.pick(options, "samples_per_shard", "image_root"),
+        **common.reading(options, *common.PLANNING),
         **common.placement(options),
     )
     click.echo(f"layers {','.join(map(str, layers))} ({layer_source})", err=True)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
 import click
 
 from vea_augment import options as defaults
 from vea_augment.errors import VEAError
-from vea_augment.options import ModelOptions
+from vea_augment.options import ColumnMapping, InputFormat, ModelOptions
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -120,16 +120,44 @@ def model_options(values: Mapping[str, Any]) -> ModelOptions:
     )
 
 
+INPUT_HELP = (
+    "WebDataset shards (.tar, .tar.gz; paths, brace patterns, URLs, pipe:), a JSONL or JSON "
+    "list of records (Visual-CoT, LLaVA), parquet files or a hub-layout folder "
+    "(data/train-*.parquet), a save_to_disk folder, hf://datasets/ORG/NAME, or a folder "
+    "with one JSONL/JSON and its images."
+)
+"""What --input takes, for every command that reads input samples."""
+
+
+def _candidates(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    if not names:
+        raise click.BadParameter("name at least one column")
+    return names
+
+
+def column_option(field: str, names: tuple[str, ...], what: str) -> Decorator:
+    """--<field>-field: the column(s) of a table input holding ``what``, first present wins."""
+    return option(
+        f"--{field}-field",
+        default=",".join(names),
+        callback=_candidates,
+        help=f"Table inputs: the column of {what} (comma-separated candidates, the first "
+        "present wins).",
+    )
+
+
 input_reading_options = apply_all(
     count_option(
         "--samples-per-shard",
         defaults.SAMPLES_PER_SHARD,
-        "Shard size when the input is JSONL.",
+        "Shard size for JSONL, JSON and table inputs (a tar shard keeps its size).",
     ),
     option(
         "--image-root",
         type=click.Path(file_okay=False),
-        help="Folder that JSONL image paths are relative to (default: the JSONL's).",
+        help="Folder that relative image paths are relative to (default: the JSONL/JSON "
+        "file's folder, or the input folder of a table).",
     ),
     option(
         "--max-pixels",
@@ -137,8 +165,33 @@ input_reading_options = apply_all(
         type=int,
         help="Refuse images with more pixels (decompression bombs).",
     ),
+    option(
+        "--input-format",
+        default=defaults.INPUT_FORMAT,
+        type=click.Choice(get_args(InputFormat)),
+        help="How to read --input: auto recognises it by its content; hf loads a hub id (or "
+        "a local folder) with datasets.load_dataset.",
+    ),
+    option(
+        "--split",
+        default=defaults.SPLIT,
+        help="Hugging Face split of a hub id, hub-layout folder or save_to_disk folder "
+        "(default: the only split there is; several are an error).",
+    ),
+    option(
+        "--hf-config",
+        default=defaults.HF_CONFIG,
+        help="Hugging Face configuration (subset), e.g. InfographicVQA of lmms-lab/DocVQA "
+        "(default: the only one there is).",
+    ),
+    column_option("question", defaults.QUESTION_FIELDS, "the question"),
+    column_option("answers", defaults.ANSWERS_FIELDS, "the reference answers (list or string)"),
+    column_option("image", defaults.IMAGE_FIELDS, "the image (Image feature, bytes or a path)"),
+    column_option("boxes", defaults.BOXES_FIELDS, "pixel xyxy evidence boxes (optional)"),
+    column_option("id", defaults.ID_FIELDS, "the sample id (optional: else file and row)"),
 )
-"""--samples-per-shard, --image-root and --max-pixels, for commands that read samples."""
+"""How the input is read: shard size, image root, pixel limit, format, split, configuration
+and the table column mapping, for commands that read samples."""
 
 ray_options = apply_all(
     option(
@@ -155,8 +208,22 @@ def pick(values: Mapping[str, Any], *names: str) -> dict[str, Any]:
     return {name: values[name] for name in names}
 
 
-READING = ("samples_per_shard", "image_root", "max_pixels")
-"""The fields :data:`input_reading_options` fills."""
+PLANNING = ("samples_per_shard", "image_root", "input_format", "split", "hf_config")
+"""The job fields :data:`input_reading_options` fills that decide the shards."""
+READING = (*PLANNING, "max_pixels")
+"""The job fields :data:`input_reading_options` fills as they are (see :func:`reading`)."""
+COLUMN_FIELDS = ("question", "answers", "image", "boxes", "id")
+
+
+def column_mapping(values: Mapping[str, Any]) -> ColumnMapping:
+    """The :class:`ColumnMapping` that the ``--<field>-field`` options collected."""
+    return ColumnMapping(**{field: tuple(values[f"{field}_field"]) for field in COLUMN_FIELDS})
+
+
+def reading(values: Mapping[str, Any], *names: str) -> dict[str, Any]:
+    """The job fields :data:`input_reading_options` fills: ``names`` (default
+    :data:`READING`) as they are, and ``columns``, the column mapping."""
+    return {**pick(values, *(names or READING)), "columns": column_mapping(values)}
 
 
 def placement(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from vea_augment.options import LabelRule
 
 @click.command("profile")
 @common.model_option("Hub id or local directory of the VLM.")
-@common.input_option("Samples with evidence boxes: WebDataset shards, a JSONL file, or a folder.")
+@common.input_option(f"Samples with evidence boxes: {common.INPUT_HELP}")
 @common.output_option(
     "Where to write the profile (pass it to augment --profile).",
     folder=False,
@@ -53,7 +53,7 @@ def profile_command(**options: Any) -> None:
         input=options["input_"],
         rule=options["label_rule"],
         **common.pick(options, "output", "limit", "top_frac", "per_head", "batch_size"),
-        **common.pick(options, *common.READING),
+        **common.reading(options),
         **common.placement(options),
     )
     profile = run_profile_job(job, show_progress=not options["no_progress"])

@@ -24,7 +24,7 @@ from PIL import Image
 
 from vea_augment.data.images import EncodedImage
 from vea_augment.data.readers import RawSample, read_shard
-from vea_augment.data.sources import ShardTask, plan_shards
+from vea_augment.data.sources import ShardTask, plan_shards, planning_from_config
 from vea_augment.data.writer import MANIFEST_NAME
 from vea_augment.errors import VEAError
 from vea_augment.method.mask_quality import mask_auroc
@@ -79,7 +79,10 @@ class OriginalImages:
                 manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
                 config = manifest.get("config", {})
                 self._tasks = plan_shards(
-                    manifest["input"], int(config["samples_per_shard"]), config.get("image_root")
+                    manifest["input"],
+                    int(config["samples_per_shard"]),
+                    config.get("image_root"),
+                    **planning_from_config(config),
                 )
             except (OSError, KeyError, ValueError, TypeError, VEAError) as exc:
                 self._problem = (

@@ -15,7 +15,7 @@ from typing import Any
 import ray
 
 from vea_augment._version import __version__
-from vea_augment.data.sources import ShardTask, plan_shards
+from vea_augment.data.sources import ShardTask, plan_shards, planning_config
 from vea_augment.data.writer import (
     MANIFEST_NAME,
     finished_shards,
@@ -28,8 +28,17 @@ from vea_augment.distributed.cluster import ActorPlan
 from vea_augment.distributed.pool import PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads, worker_name
+from vea_augment.errors import ConfigError
 from vea_augment.jobs import PoolJob
-from vea_augment.options import SAMPLES_PER_SHARD, ModelOptions
+from vea_augment.options import (
+    HF_CONFIG,
+    INPUT_FORMAT,
+    SAMPLES_PER_SHARD,
+    SPLIT,
+    ColumnMapping,
+    InputFormat,
+    ModelOptions,
+)
 from vea_augment.schemas.manifest import JobManifest
 from vea_augment.steps.augment import AugmentSettings, augment_shard
 
@@ -44,6 +53,10 @@ class AugmentJob(PoolJob):
     settings: AugmentSettings = field(default_factory=AugmentSettings)
     samples_per_shard: int = SAMPLES_PER_SHARD
     image_root: str | None = None
+    input_format: InputFormat = INPUT_FORMAT
+    split: str | None = SPLIT
+    hf_config: str | None = HF_CONFIG
+    columns: ColumnMapping = field(default_factory=ColumnMapping)
 
 
 @dataclass
@@ -125,6 +138,7 @@ def _manifest(job: AugmentJob) -> JobManifest:
         "settings": {**asdict(job.settings), "mask": asdict(job.settings.mask)},
         "samples_per_shard": job.samples_per_shard,
         "image_root": job.image_root,
+        **planning_config(job.input_format, job.split, job.hf_config, job.columns),
         "num_actors": job.num_actors,
         "address": job.address,
     }
@@ -145,10 +159,23 @@ def _committed_stats(output: Path, task: ShardTask) -> dict[str, Any] | None:
     return None
 
 
+def _committed_total(output: Path, task: ShardTask) -> int:
+    stats = _committed_stats(output, task)
+    return int(stats["total"]) if stats else 0
+
+
 def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
     """Run (or resume) the job: skip committed shards, augment the rest on the actor pool."""
     started = time.perf_counter()
-    tasks = plan_shards(job.input, job.samples_per_shard, job.image_root)
+    tasks = plan_shards(
+        job.input,
+        job.samples_per_shard,
+        job.image_root,
+        input_format=job.input_format,
+        split=job.split,
+        hf_config=job.hf_config,
+        columns=job.columns,
+    )
     job.output.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(job.output)
     done = finished_shards(job.output)
@@ -200,6 +227,11 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
             show_progress,
         )
         plan, restarts = result.plan, result.restarts
+    committed = (_committed_total(job.output, task) for task in tasks if task.index in done)
+    if not failed and not counts["samples"] and not any(committed):
+        raise ConfigError(
+            f"input {job.input!r} yielded no samples: its {len(tasks)} shard(s) are empty"
+        )
     return JobSummary(
         shards_total=len(tasks),
         shards_skipped=len(tasks) - len(todo),

@@ -54,6 +54,10 @@ class ProfileJob(PoolJob):
     samples_per_shard: int = options.SAMPLES_PER_SHARD
     image_root: str | None = None
     max_pixels: int = options.MAX_IMAGE_PIXELS
+    input_format: options.InputFormat = options.INPUT_FORMAT
+    split: str | None = options.SPLIT
+    hf_config: str | None = options.HF_CONFIG
+    columns: options.ColumnMapping = field(default_factory=options.ColumnMapping)
 
 
 @ray.remote
@@ -105,6 +109,10 @@ def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile
         samples_per_shard=job.samples_per_shard,
         image_root=job.image_root,
         max_pixels=job.max_pixels,
+        input_format=job.input_format,
+        split=job.split,
+        hf_config=job.hf_config,
+        columns=job.columns,
     )
     profiles: list[SampleProfile] = []
     model_facts: dict[str, Any] = {}

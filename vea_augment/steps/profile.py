@@ -31,11 +31,16 @@ from vea_augment.method.layer_profile import (
 )
 from vea_augment.method.ranking_metrics import auroc, nan_excluding_mean
 from vea_augment.options import (
+    HF_CONFIG,
+    INPUT_FORMAT,
     LABEL_RULE,
     MAX_IMAGE_PIXELS,
     PROFILE_LIMIT,
     SAMPLES_PER_SHARD,
+    SPLIT,
     TOP_FRAC,
+    ColumnMapping,
+    InputFormat,
     LabelRule,
 )
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
@@ -70,11 +75,26 @@ def iter_profile_samples(
     image_root: str | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
     require_boxes: bool = True,
+    *,
+    input_format: InputFormat = INPUT_FORMAT,
+    split: str | None = SPLIT,
+    hf_config: str | None = HF_CONFIG,
+    columns: ColumnMapping | None = None,
 ) -> Iterator[ProfileSample | ExcludedSample]:
     """Every input sample in order: decoded (with its boxes, if ``require_boxes``), or
-    excluded with the reason."""
+    excluded with the reason. ``input_format``, ``split``, ``hf_config`` and ``columns``
+    say how to read the source (:func:`~vea_augment.data.sources.plan_shards`)."""
     settings = AugmentSettings(max_pixels=max_pixels)
-    for task in plan_shards(source, samples_per_shard, image_root):
+    planned = plan_shards(
+        source,
+        samples_per_shard,
+        image_root,
+        input_format=input_format,
+        split=split,
+        hf_config=hf_config,
+        columns=columns,
+    )
+    for task in planned:
         for raw in read_shard(task):
             prepared = prepare_sample(raw, settings)
             sample_id = str((raw.record or {}).get("id") or raw.key)
@@ -95,7 +115,10 @@ def iter_profile_samples(
 def collect_profile_samples(
     source: str, limit: int | None = PROFILE_LIMIT, **reading: Any
 ) -> tuple[list[ProfileSample], list[ExcludedSample]]:
-    """The first ``limit`` usable samples of ``source`` and every sample excluded before them."""
+    """The first ``limit`` usable samples of ``source`` and every sample excluded before them.
+
+    Raises :class:`ConfigError` naming ``source`` when it yields no sample at all.
+    """
     usable: list[ProfileSample] = []
     excluded: list[ExcludedSample] = []
     for item in iter_profile_samples(source, **reading):
@@ -105,6 +128,8 @@ def collect_profile_samples(
         usable.append(item)
         if limit is not None and len(usable) >= limit:
             break
+    if not usable and not excluded:
+        raise ConfigError(f"input {source!r} yielded no samples: its shards are empty")
     return usable, excluded
 
 

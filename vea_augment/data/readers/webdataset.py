@@ -1,0 +1,116 @@
+"""WebDataset tar shards, plain or gzip-compressed (``.tar.gz``, ``.tgz``).
+
+Member types that execute code when loaded (pickle, torch files) are refused outright,
+whatever WebDataset's defaults would do; nothing but the ``.json`` record is decoded.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import zlib
+from collections.abc import Iterator
+
+from webdataset.gopen import gopen
+
+from vea_augment.data.keys import escape_key, split_member_name
+from vea_augment.data.readers.sample import IMAGE_EXTENSIONS, RawSample
+
+RECORD_EXTENSION = "json"
+#: Formats whose loaders can execute code; a sample carrying one is refused.
+UNSAFE_EXTENSIONS = frozenset(
+    {"pkl", "pickle", "pyd", "pth", "pt", "ckpt", "joblib", "dill", "cpkl", "mp", "msgpack"}
+)
+
+
+def _unsafe_suffix(extension: str) -> str | None:
+    parts = extension.split(".")
+    return next((part for part in parts if part in UNSAFE_EXTENSIONS), None)
+
+
+def _assemble(key: str, members: dict[str, bytes]) -> RawSample:
+    """Build one sample from its tar members, choosing the record and the image."""
+    sample = RawSample(key=key)
+    for extension in members:
+        unsafe = _unsafe_suffix(extension)
+        if unsafe is not None:
+            sample.error = (
+                f"refused member '{key}.{extension}': .{unsafe} can execute code when loaded"
+            )
+            return sample
+    images = [ext for ext in members if ext in IMAGE_EXTENSIONS]
+    sample.extras = {
+        ext: data
+        for ext, data in members.items()
+        if ext != RECORD_EXTENSION and ext not in IMAGE_EXTENSIONS
+    }
+    sample.ignored_members = sorted(sample.extras)
+    if RECORD_EXTENSION not in members:
+        sample.error = "no .json record in the sample"
+        return sample
+    try:
+        record = json.loads(members[RECORD_EXTENSION].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        sample.error = f"malformed .json record: {exc}"
+        return sample
+    if not isinstance(record, dict):
+        sample.error = f"the .json record is a {type(record).__name__}, not an object"
+        return sample
+    sample.record = record
+    if not images:
+        sample.error = f"no image member (one of: {', '.join(IMAGE_EXTENSIONS)})"
+        return sample
+    if len(images) > 1:
+        sample.error = f"several image members ({', '.join(sorted(images))}); expected one"
+        return sample
+    sample.image_ext = images[0]
+    sample.image = members[images[0]]
+    return sample
+
+
+def read_webdataset_shard(url: str) -> Iterator[RawSample]:
+    """Yield the samples of one tar shard in order (gzip-compressed tars are decompressed).
+
+    Corrupt headers are skipped block by block until the next valid member (tarfile's
+    ``ignore_zeros``), and the skipped span is reported as an error sample named after the
+    byte offset (in the uncompressed stream); a truncated member ends the shard with an
+    error naming its key.
+    """
+    current_key: str | None = None
+    members: dict[str, bytes] = {}
+    expected_offset = 0
+    try:
+        stream = gopen(url, "rb")
+    except Exception as exc:  # gopen raises whatever its transport raises
+        yield RawSample(key=escape_key(f"shard@{url}"), error=f"cannot open shard: {exc}")
+        return
+    try:
+        # "r|*": a plain tar, or one compressed with gzip (bzip2, xz) read as a stream
+        with tarfile.open(fileobj=stream, mode="r|*", ignore_zeros=True) as archive:
+            for member in archive:
+                if member.offset > expected_offset:
+                    yield RawSample(
+                        key=f"corrupt@{expected_offset}",
+                        error=(
+                            f"corrupt tar data: bytes {expected_offset}..{member.offset} "
+                            "skipped (an unreadable member header)"
+                        ),
+                    )
+                expected_offset = member.offset_data + ((member.size + 511) // 512) * 512
+                if not member.isfile():
+                    continue
+                key, extension = split_member_name(member.name)
+                if key != current_key:
+                    if current_key is not None:
+                        yield _assemble(current_key, members)
+                    current_key, members = key, {}
+                handle = archive.extractfile(member)
+                members[extension] = handle.read() if handle is not None else b""
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        key = current_key or escape_key(f"shard@{url}")
+        yield RawSample(key=key, error=f"corrupt or truncated tar member: {exc}")
+        return
+    finally:
+        stream.close()
+    if current_key is not None:
+        yield _assemble(current_key, members)

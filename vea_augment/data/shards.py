@@ -1,0 +1,68 @@
+"""The unit of work, the input shard, and the options that decide how an input is cut."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vea_augment.options import SAMPLES_PER_SHARD, ColumnMapping
+
+ShardKind = Literal[
+    "webdataset", "jsonl", "json_list", "llava_jsonl", "llava_json", "parquet", "arrow", "hf"
+]
+
+#: What a shard's range counts, by kind (a tar is a whole file; tables count rows).
+_UNITS = {
+    "webdataset": "",
+    "jsonl": "lines",
+    "llava_jsonl": "lines",
+    "json_list": "records",
+    "llava_json": "records",
+}
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One input shard: a whole tar, or records/rows ``[start, stop)`` of a file or split.
+
+    It carries everything a reader needs (a Ray actor holds no driver state): for a JSON
+    list the byte range ``[offset, end)`` holding its records, for a table the columns.
+    """
+
+    index: int
+    kind: ShardKind
+    source: str
+    start: int = 0
+    stop: int | None = None
+    image_root: str | None = None
+    offset: int = 0
+    end: int | None = None
+    split: str | None = None
+    hf_config: str | None = None
+    columns: ColumnMapping = field(default_factory=ColumnMapping)
+
+    def describe(self) -> str:
+        """The shard in words: the tar, or the file (or hub split) and its range."""
+        what = _UNITS.get(self.kind, "rows")
+        if not what:
+            return self.source
+        source = self.source
+        if self.kind == "hf":
+            source += "".join(f":{part}" for part in (self.hf_config, self.split) if part)
+        return f"{source}[{what} {self.start}:{self.stop if self.stop is not None else ''}]"
+
+
+@dataclass(frozen=True)
+class Planning:
+    """The options that decide the shards: the same options, the same shards."""
+
+    samples_per_shard: int = SAMPLES_PER_SHARD
+    image_root: str | None = None
+    split: str | None = None
+    hf_config: str | None = None
+    columns: ColumnMapping = field(default_factory=ColumnMapping)
+
+    def ranges(self, total: int) -> list[tuple[int, int]]:
+        """``[start, stop)`` row ranges of ``samples_per_shard`` covering ``total`` rows."""
+        size = self.samples_per_shard
+        return [(start, min(start + size, total)) for start in range(0, total, size)]
