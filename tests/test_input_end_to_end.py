@@ -18,7 +18,7 @@ from vea_augment.data.augmented import OriginalImages
 from vea_augment.data.writer import MANIFEST_NAME
 from vea_augment.errors import ConfigError
 from vea_augment.jobs.augment import AugmentJob, run_augment_job
-from vea_augment.options import ModelOptions
+from vea_augment.options import InputOptions, ModelOptions
 from vea_augment.steps.augment import AugmentSettings
 
 
@@ -53,7 +53,9 @@ def test_a_hub_layout_parquet_folder_is_augmented_row_for_row(local_ray, model_d
     source = tmp_path / "textvqa"
     expected = hub_layout(source)
     output = tmp_path / "out"
-    summary = run_augment_job(make_job(str(source), output, model_dir, samples_per_shard=3), False)
+    summary = run_augment_job(
+        make_job(str(source), output, model_dir, reading=InputOptions(samples_per_shard=3)), False
+    )
     assert summary.shards_total == 4 and not summary.shards_failed
     assert summary.samples == len(expected) == summary.ok + summary.errors
     written: dict[str, dict] = {}

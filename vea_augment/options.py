@@ -12,8 +12,8 @@ Nothing here imports torch at module level: the CLI's ``--help`` stays fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from vea_augment.method.labels import DEFAULT_LABEL_RULE, LabelRule
 from vea_augment.method.protocols import PROTOCOLS
@@ -125,6 +125,39 @@ class ColumnMapping:
         return cls(**{name: tuple(names) for name, names in (config or {}).items()})
 
 
+@dataclass(frozen=True)
+class InputOptions:
+    """How to read an input: what it is, how it is cut into shards, which columns mean what.
+
+    The same options give the same shards (shard N always holds the same samples), so a job
+    records them in its manifest (:meth:`to_config`) and re-plans from there.
+    """
+
+    samples_per_shard: int = SAMPLES_PER_SHARD
+    image_root: str | None = None
+    input_format: InputFormat = INPUT_FORMAT
+    split: str | None = SPLIT
+    hf_config: str | None = HF_CONFIG
+    columns: ColumnMapping = field(default_factory=ColumnMapping)
+
+    def to_config(self) -> dict[str, Any]:
+        """The options as a manifest records them (plain JSON values)."""
+        config = {name: getattr(self, name) for name in _PLANNING_FIELDS}
+        config["columns"] = {name: list(names) for name, names in vars(self.columns).items()}
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> InputOptions:
+        """The options a manifest recorded; defaults for what a manifest written before an
+        option existed lacks (``samples_per_shard`` is required)."""
+        recorded = {name: config[name] for name in _PLANNING_FIELDS if config.get(name)}
+        recorded["samples_per_shard"] = int(config["samples_per_shard"])
+        return cls(**recorded, columns=ColumnMapping.from_config(config.get("columns")))
+
+
+_PLANNING_FIELDS = ("samples_per_shard", "image_root", "input_format", "split", "hf_config")
+
+
 def default_device() -> str:
     """``cuda`` when torch sees a GPU, else ``cpu``: the one place the default is decided."""
     import torch
@@ -191,6 +224,7 @@ __all__ = [
     "TOP_FRAC",
     "ColumnMapping",
     "InputFormat",
+    "InputOptions",
     "LabelRule",
     "MaskConfig",
     "ModelOptions",

@@ -51,7 +51,8 @@ def analyze_command(**options: Any) -> None:
         options["top_frac"],
         batch_size=options["batch_size"],
         show_progress=not options["no_progress"],
-        **common.reading(options),
+        reading=common.input_options(options),
+        max_pixels=options["max_pixels"],
     )
     right = sum(sample.correct for sample in analysis.samples)
     click.echo(

@@ -87,7 +87,7 @@ def augment_command(**options: Any) -> None:
                 options, "batch_size", "keep_original", "image_format", "on_error", "max_pixels"
             ),
         ),
-        **common.reading(options, *common.PLANNING),
+        reading=common.input_options(options),
         **common.placement(options),
     )
     click.echo(f"layers {','.join(map(str, layers))} ({layer_source})", err=True)

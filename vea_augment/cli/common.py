@@ -12,7 +12,7 @@ import click
 
 from vea_augment import options as defaults
 from vea_augment.errors import VEAError
-from vea_augment.options import ColumnMapping, InputFormat, ModelOptions
+from vea_augment.options import ColumnMapping, InputFormat, InputOptions, ModelOptions
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -208,10 +208,6 @@ def pick(values: Mapping[str, Any], *names: str) -> dict[str, Any]:
     return {name: values[name] for name in names}
 
 
-PLANNING = ("samples_per_shard", "image_root", "input_format", "split", "hf_config")
-"""The job fields :data:`input_reading_options` fills that decide the shards."""
-READING = (*PLANNING, "max_pixels")
-"""The job fields :data:`input_reading_options` fills as they are (see :func:`reading`)."""
 COLUMN_FIELDS = ("question", "answers", "image", "boxes", "id")
 
 
@@ -220,10 +216,10 @@ def column_mapping(values: Mapping[str, Any]) -> ColumnMapping:
     return ColumnMapping(**{field: tuple(values[f"{field}_field"]) for field in COLUMN_FIELDS})
 
 
-def reading(values: Mapping[str, Any], *names: str) -> dict[str, Any]:
-    """The job fields :data:`input_reading_options` fills: ``names`` (default
-    :data:`READING`) as they are, and ``columns``, the column mapping."""
-    return {**pick(values, *(names or READING)), "columns": column_mapping(values)}
+def input_options(values: Mapping[str, Any]) -> InputOptions:
+    """The :class:`InputOptions` that :data:`input_reading_options` collected."""
+    planning = pick(values, "samples_per_shard", "image_root", "input_format", "split")
+    return InputOptions(**planning, hf_config=values["hf_config"], columns=column_mapping(values))
 
 
 def placement(values: Mapping[str, Any]) -> dict[str, Any]:

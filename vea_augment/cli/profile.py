@@ -53,7 +53,8 @@ def profile_command(**options: Any) -> None:
         input=options["input_"],
         rule=options["label_rule"],
         **common.pick(options, "output", "limit", "top_frac", "per_head", "batch_size"),
-        **common.reading(options),
+        reading=common.input_options(options),
+        max_pixels=options["max_pixels"],
         **common.placement(options),
     )
     profile = run_profile_job(job, show_progress=not options["no_progress"])

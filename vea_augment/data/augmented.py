@@ -24,10 +24,11 @@ from PIL import Image
 
 from vea_augment.data.images import EncodedImage
 from vea_augment.data.readers import RawSample, read_shard
-from vea_augment.data.sources import ShardTask, plan_shards, planning_from_config
+from vea_augment.data.sources import ShardTask, plan_input
 from vea_augment.data.writer import MANIFEST_NAME
 from vea_augment.errors import VEAError
 from vea_augment.method.mask_quality import mask_auroc
+from vea_augment.options import InputOptions
 from vea_augment.schemas.prediction import ImageKind
 
 _SHARD_NAME = re.compile(r"shard-(\d+)\.tar$")
@@ -78,12 +79,7 @@ class OriginalImages:
             try:
                 manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
                 config = manifest.get("config", {})
-                self._tasks = plan_shards(
-                    manifest["input"],
-                    int(config["samples_per_shard"]),
-                    config.get("image_root"),
-                    **planning_from_config(config),
-                )
+                self._tasks = plan_input(manifest["input"], InputOptions.from_config(config))
             except (OSError, KeyError, ValueError, TypeError, VEAError) as exc:
                 self._problem = (
                     f"augment ran without --keep-original and its input (from "

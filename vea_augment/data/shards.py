@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vea_augment.options import SAMPLES_PER_SHARD, ColumnMapping
+from vea_augment.options import ColumnMapping, InputOptions
 
 ShardKind = Literal[
     "webdataset", "jsonl", "json_list", "llava_jsonl", "llava_json", "parquet", "arrow", "hf"
@@ -52,17 +52,7 @@ class ShardTask:
         return f"{source}[{what} {self.start}:{self.stop if self.stop is not None else ''}]"
 
 
-@dataclass(frozen=True)
-class Planning:
-    """The options that decide the shards: the same options, the same shards."""
-
-    samples_per_shard: int = SAMPLES_PER_SHARD
-    image_root: str | None = None
-    split: str | None = None
-    hf_config: str | None = None
-    columns: ColumnMapping = field(default_factory=ColumnMapping)
-
-    def ranges(self, total: int) -> list[tuple[int, int]]:
-        """``[start, stop)`` row ranges of ``samples_per_shard`` covering ``total`` rows."""
-        size = self.samples_per_shard
-        return [(start, min(start + size, total)) for start in range(0, total, size)]
+def row_ranges(options: InputOptions, total: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` ranges of ``options.samples_per_shard`` rows covering ``total``."""
+    size = options.samples_per_shard
+    return [(start, min(start + size, total)) for start in range(0, total, size)]

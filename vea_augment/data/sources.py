@@ -30,7 +30,7 @@ from typing import Any
 
 import braceexpand
 
-from vea_augment.data.shards import Planning, ShardKind, ShardTask
+from vea_augment.data.shards import ShardKind, ShardTask, row_ranges
 from vea_augment.data.sniff import (
     JSON_SUFFIXES,
     JSONL_SUFFIXES,
@@ -54,9 +54,10 @@ from vea_augment.options import (
     SPLIT,
     ColumnMapping,
     InputFormat,
+    InputOptions,
 )
 
-__all__ = ["ShardKind", "ShardTask", "plan_shards", "planning_config", "planning_from_config"]
+__all__ = ["ShardKind", "ShardTask", "plan_input", "plan_shards"]
 
 ACCEPTED = (
     "accepted inputs: WebDataset .tar/.tar.gz shards, a JSONL or JSON-list file of records "
@@ -87,12 +88,14 @@ def _first_jsonl_record(path: Path) -> Any:
     return None
 
 
-def _jsonl_tasks(path: Path, plan: Planning) -> list[ShardTask]:
+def _jsonl_tasks(path: Path, plan: InputOptions) -> list[ShardTask]:
     with path.open("rb") as handle:
         total = sum(1 for _ in handle)
     root = plan.image_root if plan.image_root is not None else str(path.parent)
     kind: ShardKind = "llava_jsonl" if _is_llava(_first_jsonl_record(path)) else "jsonl"
-    return [ShardTask(0, kind, str(path), start, stop, root) for start, stop in plan.ranges(total)]
+    return [
+        ShardTask(0, kind, str(path), start, stop, root) for start, stop in row_ranges(plan, total)
+    ]
 
 
 def _json_list_offsets(path: Path) -> tuple[list[int], int, Any]:
@@ -134,13 +137,13 @@ def _json_list_offsets(path: Path) -> tuple[list[int], int, Any]:
     return offsets[:-1], offsets[-1], first
 
 
-def _json_list_tasks(path: Path, plan: Planning) -> list[ShardTask]:
+def _json_list_tasks(path: Path, plan: InputOptions) -> list[ShardTask]:
     starts, end, first = _json_list_offsets(path)
     root = plan.image_root if plan.image_root is not None else str(path.parent)
     kind: ShardKind = "llava_json" if _is_llava(first) else "json_list"
     return [
         ShardTask(0, kind, str(path), start, stop, root, offset=starts[start], end=byte_end)
-        for start, stop in plan.ranges(len(starts))
+        for start, stop in row_ranges(plan, len(starts))
         for byte_end in [starts[stop] if stop < len(starts) else end]
     ]
 
@@ -167,7 +170,7 @@ def _is_remote(url: str) -> bool:
     return "://" in url or url.startswith("pipe:")
 
 
-def _file_tasks(path: Path, plan: Planning) -> list[ShardTask]:
+def _file_tasks(path: Path, plan: InputOptions) -> list[ShardTask]:
     """The shards of one local file, by what its content says it is."""
     sniffed = sniff_file(path)
     if sniffed.kind == "tar":
@@ -181,7 +184,7 @@ def _file_tasks(path: Path, plan: Planning) -> list[ShardTask]:
     raise ConfigError(f"no reader takes {str(path)!r}: {sniffed.looks_like}; {ACCEPTED}")
 
 
-def _local_files_tasks(paths: list[Path], plan: Planning) -> list[ShardTask]:
+def _local_files_tasks(paths: list[Path], plan: InputOptions) -> list[ShardTask]:
     """Several local files (a brace pattern or a folder's shards): all tars or all parquet."""
     sniffed = [(path, sniff_file(path)) for path in paths]
     kinds = {found.kind for _, found in sniffed}
@@ -197,7 +200,7 @@ def _local_files_tasks(paths: list[Path], plan: Planning) -> list[ShardTask]:
     )
 
 
-def _folder_tasks(folder: Path, plan: Planning) -> list[ShardTask]:
+def _folder_tasks(folder: Path, plan: InputOptions) -> list[ShardTask]:
     if is_saved_folder(folder):
         return saved_tasks(folder, plan)
     if parquet_files(folder):
@@ -223,7 +226,7 @@ def _folder_tasks(folder: Path, plan: Planning) -> list[ShardTask]:
     )
 
 
-def _auto_tasks(source: str, plan: Planning) -> list[ShardTask]:
+def _auto_tasks(source: str, plan: InputOptions) -> list[ShardTask]:
     path = Path(source)
     if path.is_dir():
         return _folder_tasks(path, plan)
@@ -270,45 +273,30 @@ def plan_shards(
     hf_config: str | None = HF_CONFIG,
     columns: ColumnMapping | None = None,
 ) -> list[ShardTask]:
+    """:func:`plan_input` with the :class:`~vea_augment.options.InputOptions` as keywords."""
+    options = InputOptions(
+        samples_per_shard, image_root, input_format, split, hf_config, columns or ColumnMapping()
+    )
+    return plan_input(source, options)
+
+
+def plan_input(source: str, options: InputOptions) -> list[ShardTask]:
     """Expand ``source`` into its input shards, numbered from 0 in input order.
 
     Raises :class:`ConfigError` with the reason when the source names nothing readable, is
-    not what ``input_format`` says, or holds no sample.
+    not what ``options.input_format`` says, or holds no sample.
     """
-    if samples_per_shard < 1:
-        raise ConfigError(f"--samples-per-shard must be >= 1, got {samples_per_shard}")
-    plan = Planning(samples_per_shard, image_root, split, hf_config, columns or ColumnMapping())
+    if options.samples_per_shard < 1:
+        raise ConfigError(f"--samples-per-shard must be >= 1, got {options.samples_per_shard}")
+    input_format = options.input_format
     if input_format == "hf" or source.startswith("hf://"):
-        tasks = hub_tasks(source, plan)
+        tasks = hub_tasks(source, options)
     elif input_format == "webdataset":  # named: no sniffing, every tar is taken as it is
         tasks = _webdataset_tasks(_shard_urls(source))
     else:
-        tasks = _auto_tasks(source, plan)
+        tasks = _auto_tasks(source, options)
         if input_format != "auto":
             tasks = _as_format(tasks, input_format, source)
     if not tasks:
         raise ConfigError(f"input {source!r} holds no samples")
     return [replace(task, index=index) for index, task in enumerate(tasks)]
-
-
-def planning_config(
-    input_format: InputFormat, split: str | None, hf_config: str | None, columns: ColumnMapping
-) -> dict[str, Any]:
-    """The planning options beyond shard size and image root, as a job manifest records them."""
-    return {
-        "input_format": input_format,
-        "split": split,
-        "hf_config": hf_config,
-        "columns": {name: list(names) for name, names in vars(columns).items()},
-    }
-
-
-def planning_from_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The :func:`plan_shards` keywords a manifest's config recorded (defaults where absent,
-    for manifests written before these options existed)."""
-    return {
-        "input_format": config.get("input_format") or INPUT_FORMAT,
-        "split": config.get("split"),
-        "hf_config": config.get("hf_config"),
-        "columns": ColumnMapping.from_config(config.get("columns")),
-    }

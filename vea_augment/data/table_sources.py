@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from vea_augment.data.shards import Planning, ShardTask
+from vea_augment.data.shards import ShardTask, row_ranges
 from vea_augment.data.tables import (
     arrow_table,
     hub_dataset,
@@ -27,6 +28,7 @@ from vea_augment.data.tables import (
     resolve_columns,
 )
 from vea_augment.errors import ConfigError
+from vea_augment.options import InputOptions
 
 HUB_PREFIX = "hf://"
 _SHARD_NAME = re.compile(r"^(?P<split>.+?)-\d+-of-\d+$")
@@ -35,7 +37,7 @@ _SPLIT_WORDS = ("train", "validation", "val", "valid", "dev", "test")
 _NOT_CONFIGS = ("data", *_SPLIT_WORDS)
 
 
-def _check_columns(schemas: dict[str, list[str]], plan: Planning, source: str) -> None:
+def _check_columns(schemas: dict[str, list[str]], plan: InputOptions, source: str) -> None:
     """A ConfigError when no table of the input holds a required column."""
     problems = {
         where: resolve_columns(names, plan.columns).problem for where, names in schemas.items()
@@ -45,21 +47,21 @@ def _check_columns(schemas: dict[str, list[str]], plan: Planning, source: str) -
         raise ConfigError(f"cannot read the rows of {source!r}: {where}: {problem}")
 
 
-def _table_fields(plan: Planning) -> dict[str, Any]:
+def _table_fields(plan: InputOptions) -> dict[str, Any]:
     return {"split": plan.split, "hf_config": plan.hf_config, "columns": plan.columns}
 
 
 def _row_tasks(
-    kind: Any, source: str, total: int, root: str | None, plan: Planning
+    kind: Any, source: str, total: int, root: str | None, plan: InputOptions
 ) -> list[ShardTask]:
     return [
         ShardTask(0, kind, source, start, stop, root, **_table_fields(plan))
-        for start, stop in plan.ranges(total)
+        for start, stop in row_ranges(plan, total)
     ]
 
 
 def parquet_tasks(
-    files: list[Path], root: Path, plan: Planning, single: bool = False
+    files: list[Path], root: Path, plan: InputOptions, single: bool = False
 ) -> list[ShardTask]:
     """Row-range shards of each parquet file in order; a file whose footer cannot be read
     gets one shard that reports it (a single file given alone is a ConfigError)."""
@@ -108,7 +110,7 @@ def split_of(relative: Path, config: str | None = None) -> str | None:
     return word if word in _SPLIT_WORDS else None
 
 
-def parquet_folder_tasks(folder: Path, plan: Planning) -> list[ShardTask]:
+def parquet_folder_tasks(folder: Path, plan: InputOptions) -> list[ShardTask]:
     """A folder of parquet files in the hub layout: one configuration, one split."""
     files = [path.relative_to(folder) for path in parquet_files(folder)]
     configs = sorted(
@@ -156,7 +158,7 @@ def _read_json(path: Path) -> Any:
         raise ConfigError(f"cannot read {str(path)!r}: {exc}") from exc
 
 
-def _pick_split(splits: list[str], plan: Planning, where: str) -> str:
+def _pick_split(splits: list[str], plan: InputOptions, where: str) -> str:
     if plan.split is None:
         if len(splits) != 1:
             listed = ", ".join(splits) or "none"
@@ -167,7 +169,7 @@ def _pick_split(splits: list[str], plan: Planning, where: str) -> str:
     return plan.split
 
 
-def saved_tasks(folder: Path, plan: Planning) -> list[ShardTask]:
+def saved_tasks(folder: Path, plan: InputOptions) -> list[ShardTask]:
     """A ``save_to_disk`` folder: its Arrow files in the order ``state.json`` lists them."""
     source = str(folder)
     if (folder / "dataset_dict.json").is_file():
@@ -205,7 +207,7 @@ def hub_id(source: str) -> str:
     return name
 
 
-def hub_tasks(source: str, plan: Planning) -> list[ShardTask]:
+def hub_tasks(source: str, plan: InputOptions) -> list[ShardTask]:
     """Row ranges of one split of a hub dataset, through ``datasets.load_dataset``."""
     name = hub_id(source)
     split = plan.split
@@ -215,5 +217,5 @@ def hub_tasks(source: str, plan: Planning) -> list[ShardTask]:
     _check_columns({f"{name}:{split}": list(dataset.column_names)}, plan, source)
     local = Path(name).is_dir()
     image_root = plan.image_root if plan.image_root is not None or not local else name
-    planned = Planning(plan.samples_per_shard, image_root, split, plan.hf_config, plan.columns)
+    planned = replace(plan, image_root=image_root, split=split)
     return _row_tasks("hf", name, len(dataset), image_root, planned)

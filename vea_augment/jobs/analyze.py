@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
 from vea_augment.answering.transformers_backend import TransformersBackend
 from vea_augment.attribution import Attributor
-from vea_augment.options import ATTRIBUTION_BATCH_SIZE, TOP_FRAC, ModelOptions
+from vea_augment.options import (
+    ATTRIBUTION_BATCH_SIZE,
+    MAX_IMAGE_PIXELS,
+    TOP_FRAC,
+    InputOptions,
+    ModelOptions,
+)
 from vea_augment.reports.analysis import write_plots, write_tables
 from vea_augment.steps.analyze import Analysis, run_analysis
 from vea_augment.steps.profile import collect_profile_samples
@@ -27,15 +32,18 @@ def analyze_source(
     top_frac: float = TOP_FRAC,
     batch_size: int = ATTRIBUTION_BATCH_SIZE,
     show_progress: bool = True,
-    **reading: Any,
+    reading: InputOptions | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> tuple[Analysis, list[Path]]:
     """Diagnose the first ``limit`` samples of ``source`` with ``model`` (loaded with
     ``load``) and write the tables and figures into ``output``.
 
-    ``reading`` goes to the input reader (shard size, image root, pixel limit). Returns the
-    analysis and the paths written.
+    ``reading`` says how to read the source, ``max_pixels`` which images to refuse. Returns
+    the analysis and the paths written.
     """
-    samples, excluded = collect_profile_samples(source, limit, require_boxes=False, **reading)
+    samples, excluded = collect_profile_samples(
+        source, limit, reading, max_pixels, require_boxes=False
+    )
     attributor = Attributor.from_pretrained(model, [0], load)
     answerer = TransformersBackend(
         attributor.model, attributor.processor, attributor.model_id, batch_size

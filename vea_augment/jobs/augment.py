@@ -15,7 +15,7 @@ from typing import Any
 import ray
 
 from vea_augment._version import __version__
-from vea_augment.data.sources import ShardTask, plan_shards, planning_config
+from vea_augment.data.sources import ShardTask, plan_input
 from vea_augment.data.writer import (
     MANIFEST_NAME,
     finished_shards,
@@ -30,15 +30,7 @@ from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads, worker_name
 from vea_augment.errors import ConfigError
 from vea_augment.jobs import PoolJob
-from vea_augment.options import (
-    HF_CONFIG,
-    INPUT_FORMAT,
-    SAMPLES_PER_SHARD,
-    SPLIT,
-    ColumnMapping,
-    InputFormat,
-    ModelOptions,
-)
+from vea_augment.options import InputOptions, ModelOptions
 from vea_augment.schemas.manifest import JobManifest
 from vea_augment.steps.augment import AugmentSettings, augment_shard
 
@@ -51,12 +43,7 @@ class AugmentJob(PoolJob):
     layers: tuple[int, ...]
     loading: ModelOptions = field(default_factory=ModelOptions)
     settings: AugmentSettings = field(default_factory=AugmentSettings)
-    samples_per_shard: int = SAMPLES_PER_SHARD
-    image_root: str | None = None
-    input_format: InputFormat = INPUT_FORMAT
-    split: str | None = SPLIT
-    hf_config: str | None = HF_CONFIG
-    columns: ColumnMapping = field(default_factory=ColumnMapping)
+    reading: InputOptions = field(default_factory=InputOptions)
 
 
 @dataclass
@@ -136,9 +123,7 @@ def _manifest(job: AugmentJob) -> JobManifest:
     config = {
         "model": {"model": job.model, "layers": list(job.layers), **asdict(job.loading)},
         "settings": {**asdict(job.settings), "mask": asdict(job.settings.mask)},
-        "samples_per_shard": job.samples_per_shard,
-        "image_root": job.image_root,
-        **planning_config(job.input_format, job.split, job.hf_config, job.columns),
+        **job.reading.to_config(),
         "num_actors": job.num_actors,
         "address": job.address,
     }
@@ -167,15 +152,7 @@ def _committed_total(output: Path, task: ShardTask) -> int:
 def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
     """Run (or resume) the job: skip committed shards, augment the rest on the actor pool."""
     started = time.perf_counter()
-    tasks = plan_shards(
-        job.input,
-        job.samples_per_shard,
-        job.image_root,
-        input_format=job.input_format,
-        split=job.split,
-        hf_config=job.hf_config,
-        columns=job.columns,
-    )
+    tasks = plan_input(job.input, job.reading)
     job.output.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(job.output)
     done = finished_shards(job.output)

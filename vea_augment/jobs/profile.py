@@ -51,13 +51,8 @@ class ProfileJob(PoolJob):
     rule: LabelRule = options.LABEL_RULE
     per_head: bool = False
     batch_size: int = options.ATTRIBUTION_BATCH_SIZE
-    samples_per_shard: int = options.SAMPLES_PER_SHARD
-    image_root: str | None = None
+    reading: options.InputOptions = field(default_factory=options.InputOptions)
     max_pixels: int = options.MAX_IMAGE_PIXELS
-    input_format: options.InputFormat = options.INPUT_FORMAT
-    split: str | None = options.SPLIT
-    hf_config: str | None = options.HF_CONFIG
-    columns: options.ColumnMapping = field(default_factory=options.ColumnMapping)
 
 
 @ray.remote
@@ -103,17 +98,7 @@ def _chunks(samples: list[ProfileSample], batch_size: int) -> list[ProfileChunk]
 
 def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile:
     """Profile ``job.model`` on ``job.input`` and write the profile JSON to ``job.output``."""
-    samples, excluded = collect_profile_samples(
-        job.input,
-        job.limit,
-        samples_per_shard=job.samples_per_shard,
-        image_root=job.image_root,
-        max_pixels=job.max_pixels,
-        input_format=job.input_format,
-        split=job.split,
-        hf_config=job.hf_config,
-        columns=job.columns,
-    )
+    samples, excluded = collect_profile_samples(job.input, job.limit, job.reading, job.max_pixels)
     profiles: list[SampleProfile] = []
     model_facts: dict[str, Any] = {}
     failures: list[str] = []

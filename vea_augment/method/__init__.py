@@ -1,62 +1,56 @@
 """The paper's math, model-free and numpy-only: denoise, paint, smooth, normalise, highlight,
-evidence labels and metrics; the answer-scoring protocols live in ``method.protocols``."""
+evidence labels and metrics; the answer-scoring protocols live in ``method.protocols``.
 
-from vea_augment.method.answer_metrics import (
-    NORMALIZER_NAME,
-    anls,
-    exact_match,
-    normalize_answer,
-    token_f1,
-    vqa_accuracy,
-)
-from vea_augment.method.denoise import denoise_grid
-from vea_augment.method.highlight import highlight_image, mask_to_uint8
-from vea_augment.method.labels import covered_fraction, evidence_labels
-from vea_augment.method.normalize import min_max_normalize
-from vea_augment.method.paint import canvas_shape, paint_views
-from vea_augment.method.pipeline import evidence_mask, highlight_with_views
-from vea_augment.method.ranking_metrics import (
-    MeanSummary,
-    auprc,
-    auroc,
-    nan_excluding_mean,
-    ndcg,
-)
-from vea_augment.method.smooth import (
-    gaussian_smooth,
-    sigma_in_pixels,
-    working_scale,
-)
-from vea_augment.method.types import MaskConfig, TokenView
-from vea_augment.method.validation import check_finite_scores, clip_boxes
+Names are imported on first use: importing one piece of the math (say ``types`` for
+``MaskConfig``) does not pull in scipy's statistics or image filters."""
 
-__all__ = [
-    "NORMALIZER_NAME",
-    "MaskConfig",
-    "MeanSummary",
-    "TokenView",
-    "anls",
-    "auprc",
-    "auroc",
-    "canvas_shape",
-    "check_finite_scores",
-    "clip_boxes",
-    "covered_fraction",
-    "denoise_grid",
-    "evidence_labels",
-    "evidence_mask",
-    "exact_match",
-    "gaussian_smooth",
-    "highlight_image",
-    "highlight_with_views",
-    "mask_to_uint8",
-    "min_max_normalize",
-    "nan_excluding_mean",
-    "ndcg",
-    "normalize_answer",
-    "paint_views",
-    "sigma_in_pixels",
-    "token_f1",
-    "vqa_accuracy",
-    "working_scale",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES: dict[str, str] = {
+    "NORMALIZER_NAME": "vea_augment.method.answer_metrics",
+    "anls": "vea_augment.method.answer_metrics",
+    "exact_match": "vea_augment.method.answer_metrics",
+    "normalize_answer": "vea_augment.method.answer_metrics",
+    "token_f1": "vea_augment.method.answer_metrics",
+    "vqa_accuracy": "vea_augment.method.answer_metrics",
+    "denoise_grid": "vea_augment.method.denoise",
+    "highlight_image": "vea_augment.method.highlight",
+    "mask_to_uint8": "vea_augment.method.highlight",
+    "covered_fraction": "vea_augment.method.labels",
+    "evidence_labels": "vea_augment.method.labels",
+    "min_max_normalize": "vea_augment.method.normalize",
+    "canvas_shape": "vea_augment.method.paint",
+    "paint_views": "vea_augment.method.paint",
+    "evidence_mask": "vea_augment.method.pipeline",
+    "highlight_with_views": "vea_augment.method.pipeline",
+    "MeanSummary": "vea_augment.method.ranking_metrics",
+    "auprc": "vea_augment.method.ranking_metrics",
+    "auroc": "vea_augment.method.ranking_metrics",
+    "nan_excluding_mean": "vea_augment.method.ranking_metrics",
+    "ndcg": "vea_augment.method.ranking_metrics",
+    "gaussian_smooth": "vea_augment.method.smooth",
+    "sigma_in_pixels": "vea_augment.method.smooth",
+    "working_scale": "vea_augment.method.smooth",
+    "MaskConfig": "vea_augment.method.types",
+    "TokenView": "vea_augment.method.types",
+    "check_finite_scores": "vea_augment.method.validation",
+    "clip_boxes": "vea_augment.method.validation",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'vea_augment.method' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

@@ -20,7 +20,7 @@ from PIL import Image
 
 from vea_augment._version import __version__
 from vea_augment.data.readers import read_shard
-from vea_augment.data.sources import plan_shards
+from vea_augment.data.sources import plan_input
 from vea_augment.errors import ConfigError
 from vea_augment.fallback import batch_then_one_by_one
 from vea_augment.method.layer_profile import (
@@ -31,16 +31,11 @@ from vea_augment.method.layer_profile import (
 )
 from vea_augment.method.ranking_metrics import auroc, nan_excluding_mean
 from vea_augment.options import (
-    HF_CONFIG,
-    INPUT_FORMAT,
     LABEL_RULE,
     MAX_IMAGE_PIXELS,
     PROFILE_LIMIT,
-    SAMPLES_PER_SHARD,
-    SPLIT,
     TOP_FRAC,
-    ColumnMapping,
-    InputFormat,
+    InputOptions,
     LabelRule,
 )
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
@@ -71,29 +66,14 @@ class SampleProfile:
 
 def iter_profile_samples(
     source: str,
-    samples_per_shard: int = SAMPLES_PER_SHARD,
-    image_root: str | None = None,
+    reading: InputOptions | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
     require_boxes: bool = True,
-    *,
-    input_format: InputFormat = INPUT_FORMAT,
-    split: str | None = SPLIT,
-    hf_config: str | None = HF_CONFIG,
-    columns: ColumnMapping | None = None,
 ) -> Iterator[ProfileSample | ExcludedSample]:
     """Every input sample in order: decoded (with its boxes, if ``require_boxes``), or
-    excluded with the reason. ``input_format``, ``split``, ``hf_config`` and ``columns``
-    say how to read the source (:func:`~vea_augment.data.sources.plan_shards`)."""
+    excluded with the reason. ``reading`` says how to read the source."""
     settings = AugmentSettings(max_pixels=max_pixels)
-    planned = plan_shards(
-        source,
-        samples_per_shard,
-        image_root,
-        input_format=input_format,
-        split=split,
-        hf_config=hf_config,
-        columns=columns,
-    )
+    planned = plan_input(source, reading or InputOptions())
     for task in planned:
         for raw in read_shard(task):
             prepared = prepare_sample(raw, settings)
@@ -113,15 +93,20 @@ def iter_profile_samples(
 
 
 def collect_profile_samples(
-    source: str, limit: int | None = PROFILE_LIMIT, **reading: Any
+    source: str,
+    limit: int | None = PROFILE_LIMIT,
+    reading: InputOptions | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    require_boxes: bool = True,
 ) -> tuple[list[ProfileSample], list[ExcludedSample]]:
-    """The first ``limit`` usable samples of ``source`` and every sample excluded before them.
+    """The first ``limit`` usable samples of ``source`` and every sample excluded before them
+    (the arguments after ``limit`` as :func:`iter_profile_samples` takes them).
 
     Raises :class:`ConfigError` naming ``source`` when it yields no sample at all.
     """
     usable: list[ProfileSample] = []
     excluded: list[ExcludedSample] = []
-    for item in iter_profile_samples(source, **reading):
+    for item in iter_profile_samples(source, reading, max_pixels, require_boxes):
         if isinstance(item, ExcludedSample):
             excluded.append(item)
             continue
