@@ -8,7 +8,17 @@ from click.testing import CliRunner
 from vea_augment import __version__
 from vea_augment.cli import cli
 
-SUBCOMMANDS = ["profile", "augment", "answer", "score", "analyze", "demo", "models", "self-check"]
+SUBCOMMANDS = [
+    "profile",
+    "augment",
+    "answer",
+    "score",
+    "export",
+    "analyze",
+    "demo",
+    "models",
+    "self-check",
+]
 
 
 def test_version_prints_the_package_version():

@@ -104,6 +104,20 @@ DEMO_SAMPLES = 48
 DEMO_DEGRADATION = "noise"
 """The degraded condition of the paper's robustness experiment the demo shows."""
 
+# Export (augmented shards -> fine-tuning layouts)
+ExportFormat = Literal["llava", "sharegpt", "sharegpt-messages", "parquet"]
+EXPORT_FORMAT: ExportFormat = "llava"
+"""LLaVA JSON + images/, ShareGPT JSONL (from/value or role/content) + images/, or parquet."""
+ExportImages = Literal["highlighted", "original", "both"]
+EXPORT_IMAGE: ExportImages = "highlighted"
+"""``both`` shows the original first, then the highlighted image (the vea-both method)."""
+ExportPrompt = Literal["question", "vea"]
+EXPORT_PROMPT: ExportPrompt = "vea"
+"""The human turn: the plain question, or the VEA prompt (models.prompting.question_text)."""
+ReferenceRule = Literal["first", "most-frequent"]
+EXPORT_REFERENCE: ReferenceRule = "most-frequent"
+"""The answer trained on: the first reference, or the most frequent one (method.references)."""
+
 
 @dataclass(frozen=True)
 class ColumnMapping:
@@ -202,6 +216,10 @@ __all__ = [
     "ENDPOINT_BACKOFF_S",
     "ENDPOINT_CONCURRENCY",
     "ENDPOINT_TIMEOUT_S",
+    "EXPORT_FORMAT",
+    "EXPORT_IMAGE",
+    "EXPORT_PROMPT",
+    "EXPORT_REFERENCE",
     "HF_CONFIG",
     "ID_FIELDS",
     "IMAGE_FIELDS",

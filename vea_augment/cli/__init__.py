@@ -15,6 +15,7 @@ from vea_augment.cli.answer import answer_command
 from vea_augment.cli.augment import augment_command
 from vea_augment.cli.common import ReportingGroup
 from vea_augment.cli.demo import demo_command
+from vea_augment.cli.export import export_command
 from vea_augment.cli.info import models_command, self_check_command
 from vea_augment.cli.profile import profile_command
 from vea_augment.cli.score import score_command
@@ -34,6 +35,7 @@ def cli() -> None:
       augment   write evidence-highlighted images + mask sidecars as WebDataset shards
       answer    answer the shards' questions with any VLM (base / inst / vea ...)
       score     exact match, token F1, ANLS, VQA accuracy; gains over base
+      export    augmented shards as LLaVA JSON, ShareGPT JSONL or parquet for fine-tuning
       analyze   "seeing but not believing" diagnostics and plots
       demo      the whole flow on a bundled synthetic corpus and tiny model, offline
       models    supported model families and the paper's published layers
@@ -48,6 +50,7 @@ for _command in (
     augment_command,
     answer_command,
     score_command,
+    export_command,
     analyze_command,
     demo_command,
 ):
