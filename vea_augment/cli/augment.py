@@ -71,9 +71,10 @@ def augment_command(**options: Any) -> None:
     """Write evidence-highlighted images and mask sidecars as WebDataset shards.
 
     Each input shard N becomes output shard N with, per sample, the highlighted image at its
-    original resolution, mask.png, scores.npy and a json (the input record, a LLaVA/ShareGPT
-    conversation, and a `vea` block saying how the mask was made or why it failed). A rerun
-    with the same --output skips finished shards.
+    original resolution, mask.png, scores.npy and a json (the input record as it was, and a
+    `vea` block saying how the mask was made or why it failed, with the VEA conversation).
+    Failed samples have the same members (the original image). A rerun with the same
+    --output skips finished shards.
     """
     from vea_augment.attribution.layer_choice import resolve_layers
     from vea_augment.jobs.augment import AugmentJob, run_augment_job
