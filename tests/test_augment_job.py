@@ -187,7 +187,7 @@ def test_every_sample_comes_out_once_with_mask_and_sidecar(
         assert mask.mode == "L" and mask.size == highlighted.size == tuple(sidecar.image_size)
         assert "What is written?" in sidecar.prompt and "<|image_pad|>" in sidecar.prompt
         assert np.load(io.BytesIO(members["scores.npy"])).dtype == np.float16
-        assert record["conversations"][0]["value"].startswith("<image>\n")
+        assert record["vea"]["conversations"][0]["value"].startswith("<image>\n")
     exif_size = Image.open(io.BytesIO(samples["exif"]["jpg"])).size
     assert exif_size == (40, 60), "the EXIF rotation is applied before the mask"
     assert json.loads(samples["outside"]["json"])["vea"]["boxes_clipped"] == 1

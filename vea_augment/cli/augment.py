@@ -37,7 +37,13 @@ def mask_config(values: dict[str, Any]) -> MaskConfig:
 @click.command("augment")
 @common.model_option("Hub id or local directory of the VLM that attributes (may be a delegate).")
 @common.input_option(common.INPUT_HELP)
-@common.output_option("Output folder for shard-NNNNN.tar, _stats/ and _manifest.json.", folder=True)
+@common.output_option(
+    "Output folder or fsspec URL (s3://bucket/prefix, gs://..., file://...) for shard-NNNNN.tar, "
+    "_stats/ and _manifest.json; object stores need their fsspec package (s3fs, gcsfs) and take "
+    "credentials from the usual environment (AWS_*, AWS_ENDPOINT_URL, fsspec config).",
+    folder=True,
+    urls=True,
+)
 @common.layer_options(
     profile_help="A profile.json from `vea-augment profile`, or a model id with published layers.",
     layers_help="Decoder layers to read, e.g. 18,22,24 (0-based).",
@@ -65,9 +71,10 @@ def augment_command(**options: Any) -> None:
     """Write evidence-highlighted images and mask sidecars as WebDataset shards.
 
     Each input shard N becomes output shard N with, per sample, the highlighted image at its
-    original resolution, mask.png, scores.npy and a json (the input record, a LLaVA/ShareGPT
-    conversation, and a `vea` block saying how the mask was made or why it failed). A rerun
-    with the same --output skips finished shards.
+    original resolution, mask.png, scores.npy and a json (the input record as it was, and a
+    `vea` block saying how the mask was made or why it failed, with the VEA conversation).
+    Failed samples have the same members (the original image). A rerun with the same
+    --output skips finished shards.
     """
     from vea_augment.attribution.layer_choice import resolve_layers
     from vea_augment.jobs.augment import AugmentJob, run_augment_job

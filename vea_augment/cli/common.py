@@ -53,9 +53,27 @@ def count_option(name: str, default: int | None, help_text: str) -> Decorator:
     return option(name, default=default, type=click.IntRange(min=1), help=help_text)
 
 
-def output_option(help_text: str, *, folder: bool, default: str | None = None) -> Decorator:
-    """--output / -o: a folder or a file, required unless it has a default."""
-    kind = click.Path(file_okay=not folder, dir_okay=folder, path_type=Path)
+class _FolderOrURL(click.ParamType):
+    """A local folder (as a Path) or an fsspec URL such as ``s3://bucket/prefix`` (as is)."""
+
+    name = "folder|url"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "://" in value:
+            return value
+        return click.Path(file_okay=False, dir_okay=True, path_type=Path).convert(value, param, ctx)
+
+
+def output_option(
+    help_text: str, *, folder: bool, default: str | None = None, urls: bool = False
+) -> Decorator:
+    """--output / -o: a folder or a file (``urls``: or an fsspec URL), required unless it has a
+    default."""
+    kind = (
+        _FolderOrURL()
+        if urls
+        else click.Path(file_okay=not folder, dir_okay=folder, path_type=Path)
+    )
     return option(
         "--output",
         "-o",

@@ -99,7 +99,7 @@ class OriginalImages:
         images = {
             raw.key: EncodedImage(raw.image, raw.image_ext, raw.key)
             for raw in read_shard(tasks[number])
-            if raw.image is not None and raw.image_ext is not None
+            if raw.image and raw.image_ext is not None
         }
         self._cache = (number, images)
         return images, None
@@ -151,9 +151,9 @@ def to_shard_sample(raw: RawSample, shard: int) -> ShardSample:
         return sample
     sample.question = question
     shown = None
-    if raw.image is not None and raw.image_ext is not None:
-        shown = EncodedImage(raw.image, raw.image_ext, raw.key)
     vea = record.get("vea")
+    if raw.image and raw.image_ext is not None:
+        shown = EncodedImage(raw.image, raw.image_ext, raw.key)
     if not isinstance(vea, dict):
         if shown is not None:
             sample.images["original"] = shown

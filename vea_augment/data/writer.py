@@ -1,9 +1,13 @@
 """The shard writer: one output shard per input shard, visible only when complete.
 
-Each shard is written under a temporary name, its statistics are written next (also via a
-temporary name), and only then is the shard renamed to ``shard-NNNNN.tar``. A rerun with the
-same output directory therefore skips exactly the shards whose final name exists and redoes
-the others; a writer killed half-way leaves only a temporary file, removed on the rerun.
+The output is a local folder or any fsspec URL (:mod:`vea_augment.data.store` has the commit
+rule for each). Locally each shard is written under a temporary name, its statistics are
+written next (also via a temporary name), and only then is the shard renamed to
+``shard-NNNNN.tar``. On an object store the finished tar is uploaded under its final name and
+its statistics, uploaded last, are the done marker. A rerun with the same output therefore
+skips exactly the shards whose tar and statistics both exist and redoes the others; a writer
+killed half-way leaves only a temporary file (removed on the rerun) or, remotely, a tar
+without statistics (rewritten on the rerun).
 Tar members of a sample are written adjacently in a fixed order with a fixed mtime, so the
 same inputs give byte-identical shards.
 """
@@ -15,6 +19,7 @@ import json
 import os
 import re
 import tarfile
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,67 +27,61 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from vea_augment.data.store import TEMP_MARK, OutputStore, _atomic_local_write, _to_text
 from vea_augment.schemas.stats import ShardStats
 
 FIXED_MTIME = 1_700_000_000
 SHARD_NAME = "shard-{index:05d}.tar"
 STATS_DIR = "_stats"
 MANIFEST_NAME = "_manifest.json"
-_TEMP_MARK = ".tmp-"
+_TEMP_MARK = TEMP_MARK
 _SHARD_PATTERN = re.compile(r"^shard-(\d{5,})\.tar$")
+_STATS_PATTERN = re.compile(r"^shard-(\d{5,})\.json$")
+
+
+def as_store(output: str | os.PathLike[str] | OutputStore) -> OutputStore:
+    return output if isinstance(output, OutputStore) else OutputStore(output)
+
+
+def shard_name(index: int) -> str:
+    return SHARD_NAME.format(index=index)
+
+
+def stats_name(index: int) -> str:
+    return f"{STATS_DIR}/shard-{index:05d}.json"
 
 
 def shard_path(output_dir: Path, index: int) -> Path:
-    return Path(output_dir) / SHARD_NAME.format(index=index)
+    return Path(output_dir) / shard_name(index)
 
 
 def stats_path(output_dir: Path, index: int) -> Path:
-    return Path(output_dir) / STATS_DIR / f"shard-{index:05d}.json"
+    return Path(output_dir) / stats_name(index)
 
 
-def finished_shards(output_dir: Path) -> set[int]:
-    """Indices of shards whose final tar exists (their statistics were written before it)."""
-    directory = Path(output_dir)
-    if not directory.is_dir():
-        return set()
-    found = set()
-    for path in directory.iterdir():
-        match = _SHARD_PATTERN.match(path.name)
-        if match and stats_path(directory, int(match.group(1))).exists():
-            found.add(int(match.group(1)))
-    return found
+def finished_shards(output: str | os.PathLike[str] | OutputStore) -> set[int]:
+    """Indices of shards whose tar and statistics both exist (the commit rule, local or not)."""
+    store = as_store(output)
+    tars = {int(m.group(1)) for m in map(_SHARD_PATTERN.match, store.names()) if m}
+    stats = {int(m.group(1)) for m in map(_STATS_PATTERN.match, store.names(STATS_DIR)) if m}
+    return tars & stats
 
 
-def remove_stale_temporaries(output_dir: Path) -> int:
+def remove_stale_temporaries(output: str | os.PathLike[str] | OutputStore) -> int:
     """Delete temporary files left by killed writers; returns how many were removed."""
-    directory = Path(output_dir)
+    store = as_store(output)
     removed = 0
-    for folder in (directory, directory / STATS_DIR):
-        if folder.is_dir():
-            for path in folder.iterdir():
-                if _TEMP_MARK in path.name:
-                    path.unlink(missing_ok=True)
-                    removed += 1
+    for folder in ("", STATS_DIR):
+        for name in store.names(folder):
+            if _TEMP_MARK in name:
+                store.remove(f"{folder}/{name}" if folder else name)
+                removed += 1
     return removed
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f"{path.name}{_TEMP_MARK}{uuid.uuid4().hex}")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def write_json_atomic(path: Path, payload: BaseModel | dict[str, Any]) -> None:
     """Write JSON (a contract or a dict) so readers never see a half-written file."""
-    if isinstance(payload, BaseModel):
-        text = payload.model_dump_json(indent=2)
-    else:
-        text = json.dumps(payload, indent=2, sort_keys=True)
-    _atomic_write_bytes(Path(path), (text + "\n").encode("utf-8"))
+    _atomic_local_write(Path(path), _to_text(payload))
 
 
 @dataclass(frozen=True)
@@ -116,18 +115,23 @@ class ShardWriter:
     Leaving the context without a commit (an exception, a kill) removes the temporary file.
     """
 
-    def __init__(self, output_dir: Path, index: int) -> None:
-        self.output_dir = Path(output_dir)
+    def __init__(self, output: str | os.PathLike[str] | OutputStore, index: int) -> None:
+        self.store = as_store(output)
         self.index = index
-        self.final_path = shard_path(self.output_dir, index)
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        # A shard is handed to one writer at a time, so an older temporary of this shard
-        # belongs to a writer that was killed before it could clean up.
-        for stale in self.output_dir.glob(f"{self.final_path.name}{_TEMP_MARK}*"):
-            stale.unlink(missing_ok=True)
-        self._temporary = self.final_path.with_name(
-            f"{self.final_path.name}{_TEMP_MARK}{uuid.uuid4().hex}"
-        )
+        self.name = shard_name(index)
+        self.final_path = self.store.path(self.name)
+        self.store.make_root()
+        if self.store.local:
+            folder = Path(self.store.root)
+            # A shard is handed to one writer at a time, so an older temporary of this shard
+            # belongs to a writer that was killed before it could clean up.
+            for stale in folder.glob(f"{self.name}{_TEMP_MARK}*"):
+                stale.unlink(missing_ok=True)
+            self._temporary = folder / f"{self.name}{_TEMP_MARK}{uuid.uuid4().hex}"
+        else:
+            handle, name = tempfile.mkstemp(prefix=f"vea-{self.name}{_TEMP_MARK}")
+            os.close(handle)
+            self._temporary = Path(name)
         self._handle = open(self._temporary, "wb")  # noqa: SIM115 - closed in commit/abort
         self._tar = tarfile.open(  # noqa: SIM115 - closed in commit/abort
             fileobj=self._handle, mode="w", format=tarfile.GNU_FORMAT
@@ -149,14 +153,19 @@ class ShardWriter:
             info.uname = info.gname = ""
             self._tar.addfile(info, io.BytesIO(data))
 
-    def commit(self, stats: ShardStats) -> Path:
-        """Finish the tar, write the statistics, then make the shard visible."""
+    def commit(self, stats: ShardStats) -> str:
+        """Finish the tar and make the shard visible with its statistics (the commit rule)."""
         self._tar.close()
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
-        write_json_atomic(stats_path(self.output_dir, self.index), stats)
-        os.replace(self._temporary, self.final_path)
+        if self.store.local:
+            self.store.write_json(stats_name(self.index), stats)
+            os.replace(self._temporary, self.store.local_path(self.name))
+        else:
+            self.store.upload(self._temporary, self.name)
+            self.store.write_json(stats_name(self.index), stats)
+            self._temporary.unlink(missing_ok=True)
         self._committed = True
         return self.final_path
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from collections import Counter
@@ -16,13 +17,13 @@ import ray
 
 from vea_augment._version import __version__
 from vea_augment.data.sources import ShardTask, plan_input
+from vea_augment.data.store import OutputStore, is_url
 from vea_augment.data.writer import (
     MANIFEST_NAME,
     finished_shards,
     remove_stale_temporaries,
-    shard_path,
-    stats_path,
-    write_json_atomic,
+    shard_name,
+    stats_name,
 )
 from vea_augment.distributed.cluster import ActorPlan
 from vea_augment.distributed.pool import PoolRequest, distribute
@@ -37,8 +38,9 @@ from vea_augment.steps.augment import AugmentSettings, augment_shard
 
 @dataclass(frozen=True)
 class AugmentJob(PoolJob):
-    """Everything ``vea-augment augment`` was asked to do."""
+    """Everything ``vea-augment augment`` was asked to do; ``output`` may be an fsspec URL."""
 
+    output: str | Path = field(kw_only=True)
     model: str
     layers: tuple[int, ...]
     loading: ModelOptions = field(default_factory=ModelOptions)
@@ -98,7 +100,7 @@ class AugmentActor:
         pin_torch_threads(torch_threads)
         self.attributor = Attributor.from_pretrained(model, list(layers), loading)
         self.settings = settings
-        self.output = Path(output)
+        self.output = OutputStore(output)
         self.name = worker_name()
 
     def run_shard(self, task: ShardTask) -> dict[str, Any]:
@@ -119,11 +121,21 @@ def _package_versions() -> dict[str, str]:
     return found
 
 
-def _manifest(job: AugmentJob) -> JobManifest:
+def absolute_input(source: str, reading: InputOptions) -> str:
+    """``source`` as an absolute path (braces kept) unless it is a URL or a hub id."""
+    if is_url(source) or reading.input_format == "hf":
+        return source
+    return os.path.abspath(os.path.expanduser(source))
+
+
+def _manifest(job: AugmentJob, store: OutputStore) -> JobManifest:
+    reading = job.reading.to_config()
+    if reading.get("image_root") and not is_url(reading["image_root"]):
+        reading["image_root"] = os.path.abspath(reading["image_root"])
     config = {
         "model": {"model": job.model, "layers": list(job.layers), **asdict(job.loading)},
         "settings": {**asdict(job.settings), "mask": asdict(job.settings.mask)},
-        **job.reading.to_config(),
+        **reading,
         "num_actors": job.num_actors,
         "address": job.address,
     }
@@ -131,21 +143,22 @@ def _manifest(job: AugmentJob) -> JobManifest:
         command="augment",
         tool_version=__version__,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        input=job.input,
-        output=str(job.output),
+        input=absolute_input(job.input, job.reading),
+        output=store.url,
         config=json.loads(json.dumps(config)),
         versions=_package_versions(),
     )
 
 
-def _committed_stats(output: Path, task: ShardTask) -> dict[str, Any] | None:
-    if shard_path(output, task.index).exists() and stats_path(output, task.index).exists():
-        return json.loads(stats_path(output, task.index).read_text())
+def _committed_stats(store: OutputStore, task: ShardTask) -> dict[str, Any] | None:
+    """The shard's statistics when it is committed (its tar and its stats both exist)."""
+    if store.exists(stats_name(task.index)) and store.exists(shard_name(task.index)):
+        return json.loads(store.read_text(stats_name(task.index)))
     return None
 
 
-def _committed_total(output: Path, task: ShardTask) -> int:
-    stats = _committed_stats(output, task)
+def _committed_total(store: OutputStore, task: ShardTask) -> int:
+    stats = _committed_stats(store, task)
     return int(stats["total"]) if stats else 0
 
 
@@ -153,11 +166,12 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
     """Run (or resume) the job: skip committed shards, augment the rest on the actor pool."""
     started = time.perf_counter()
     tasks = plan_input(job.input, job.reading)
-    job.output.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(job.output)
-    done = finished_shards(job.output)
+    store = OutputStore(job.output)
+    store.make_root()
+    remove_stale_temporaries(store)
+    done = finished_shards(store)
     todo = [task for task in tasks if task.index not in done]
-    write_json_atomic(job.output / MANIFEST_NAME, _manifest(job))
+    store.write_json(MANIFEST_NAME, _manifest(job, store))
 
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
@@ -188,7 +202,7 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
                 job.layers,
                 job.loading,
                 job.settings,
-                str(job.output.resolve()),
+                store.url,
                 int(plan.num_cpus),
             ),
             method="run_shard",
@@ -198,13 +212,13 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
         result = distribute(
             request,
             todo,
-            lambda task: _committed_stats(job.output, task),
+            lambda task: _committed_stats(store, task),
             on_done,
             "augment",
             show_progress,
         )
         plan, restarts = result.plan, result.restarts
-    committed = (_committed_total(job.output, task) for task in tasks if task.index in done)
+    committed = (_committed_total(store, task) for task in tasks if task.index in done)
     if not failed and not counts["samples"] and not any(committed):
         raise ConfigError(
             f"input {job.input!r} yielded no samples: its {len(tasks)} shard(s) are empty"

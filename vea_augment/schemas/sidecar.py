@@ -26,6 +26,20 @@ class SampleTiming(Contract):
     encode_s: float = Field(default=0.0, ge=0)
 
 
+ImageContent = Literal["highlighted", "original", "reencoded", "none"]
+"""What a sample's image member holds: the highlighted image (ok); for a failed sample the
+original bytes as read (possibly not decodable: the reason says why), the decoded original
+re-encoded to the job's ``--image-format``, or nothing (a zero-byte member: the input had
+no image bytes)."""
+
+
+class ConversationTurn(Contract):
+    """One LLaVA/ShareGPT turn."""
+
+    from_: str = Field(alias="from")
+    value: str
+
+
 class VEASidecar(Contract):
     """How this sample's mask was made, or why it was not."""
 
@@ -44,6 +58,19 @@ class VEASidecar(Contract):
     boxes_clipped: int = Field(default=0, ge=0, description="Evidence boxes clipped to image.")
     timing: SampleTiming = Field(default_factory=SampleTiming)
     tool_version: str
+    image: ImageContent = Field(
+        default="highlighted", description="What the sample's image member holds."
+    )
+    placeholders: list[str] = Field(
+        default_factory=list,
+        description="Members written only so that every sample has the same members; they hold "
+        "no result (a failed sample's mask.png of ones and empty scores.npy).",
+    )
+    conversations: list[ConversationTurn] | None = Field(
+        default=None,
+        description="The sample as a LLaVA/ShareGPT conversation: VEA prompt with the question, "
+        "reference answer. The input record's own fields (its conversations too) are untouched.",
+    )
 
     @model_validator(mode="after")
     def _error_has_reason(self) -> VEASidecar:

@@ -32,7 +32,8 @@ from vea_augment.data.images import (
 )
 from vea_augment.data.readers import RawSample, read_shard
 from vea_augment.data.sources import ShardTask
-from vea_augment.data.writer import OutputSample, ShardWriter, shard_path
+from vea_augment.data.store import OutputStore
+from vea_augment.data.writer import OutputSample, ShardWriter
 from vea_augment.errors import VEAError
 from vea_augment.fallback import batch_then_one_by_one
 from vea_augment.method.highlight import highlight_image, mask_to_uint8
@@ -42,7 +43,7 @@ from vea_augment.method.validation import clip_boxes
 from vea_augment.models.prompting import QA_PROMPT, VEA_INSTRUCTION
 from vea_augment.options import ATTRIBUTION_BATCH_SIZE, MAX_IMAGE_PIXELS, ON_ERROR, OnError
 from vea_augment.schemas.sample import InputSample, parse_input_sample
-from vea_augment.schemas.sidecar import SampleTiming, VEASidecar, ViewGrid
+from vea_augment.schemas.sidecar import ImageContent, SampleTiming, VEASidecar, ViewGrid
 from vea_augment.schemas.stats import FailureRecord, ShardStats
 
 
@@ -144,6 +145,25 @@ def _mask_png(mask: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _empty_scores() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((0, 0), dtype=np.float16), allow_pickle=False)
+    return buffer.getvalue()
+
+
+_EMPTY_SCORES = _empty_scores()
+
+
+def _passthrough_image(prepared: PreparedSample, extension: str) -> tuple[bytes, ImageContent]:
+    """A failed sample's image member and what it holds (see ``VEASidecar.image``)."""
+    raw, formats = prepared.raw, FORMAT_BY_EXTENSION
+    if not raw.image:
+        return b"", "none"
+    if prepared.image is None or formats.get((raw.image_ext or "").lower()) == formats[extension]:
+        return raw.image, "original"
+    return encode_image(prepared.image, extension), "reencoded"
+
+
 class ShardAugmenter:
     """Turns prepared samples plus attributions into output samples and statistics."""
 
@@ -171,9 +191,10 @@ class ShardAugmenter:
         return sidecar.model_dump(mode="json")
 
     def _record(self, prepared: PreparedSample, vea: dict[str, Any]) -> dict[str, Any]:
+        """The input record, untouched but for the ``vea`` block (the conversation is in it)."""
         if prepared.sample is not None:
             record = prepared.sample.model_dump(mode="json")
-            record["conversations"] = vea_conversation(
+            vea["conversations"] = vea_conversation(
                 prepared.sample.question, prepared.sample.answers
             )
         else:
@@ -182,19 +203,33 @@ class ShardAugmenter:
         return record
 
     def error_output(self, prepared: PreparedSample) -> OutputSample | None:
-        """The passthrough sample for a failure (None when ``on_error`` is skip)."""
+        """The passthrough sample for a failure (None when ``on_error`` is skip).
+
+        It has an ok sample's members: the image member holds the original (the bytes as read;
+        re-encoded only for another ``--image-format`` when it decoded), ``mask.png`` ones
+        (nothing dimmed; 1x1 when the size is unknown), ``scores.npy`` a float16 ``(0, 0)``
+        array; the sidecar names those placeholders and what the image member holds.
+        """
         if self.settings.on_error == "skip":
             return None
         extension = _output_extension(prepared.raw, self.settings)
-        vea = self._sidecar(prepared, status="error", reason=f"{prepared.stage}: {prepared.error}")
-        unchanged = None
-        if prepared.image is not None:
-            unchanged = encode_image(prepared.image, extension)
+        image, shown = _passthrough_image(prepared, extension)
+        vea = self._sidecar(
+            prepared,
+            status="error",
+            reason=f"{prepared.stage}: {prepared.error}",
+            image=shown,
+            placeholders=["mask.png", "scores.npy"],
+        )
+        size = prepared.image.size if prepared.image is not None else (1, 1)
         return OutputSample(
             key=prepared.raw.key,
             record=self._record(prepared, vea),
             image_ext=extension,
-            highlighted=unchanged,
+            highlighted=image,
+            mask_png=_mask_png(np.ones(size[::-1], dtype=np.float64)),
+            scores_npy=_EMPTY_SCORES,
+            original=image if self.settings.keep_original else None,
         )
 
     def ok_output(self, prepared: PreparedSample, result: AttributionResult) -> OutputSample:
@@ -221,7 +256,9 @@ class ShardAugmenter:
             ViewGrid(name=v.name, rows=v.grid_shape[0], cols=v.grid_shape[1])
             for v in result.token_views
         ]
-        vea = self._sidecar(prepared, status="ok", prompt=result.prompt, views=views)
+        vea = self._sidecar(
+            prepared, status="ok", prompt=result.prompt, views=views, image="highlighted"
+        )
         return OutputSample(
             key=prepared.raw.key, record=self._record(prepared, vea), image_ext=extension, **members
         )
@@ -246,11 +283,13 @@ def augment_shard(
     task: ShardTask,
     attributor: BatchAttributor,
     settings: AugmentSettings,
-    output_dir: Path,
+    output: str | Path | OutputStore,
     progress: Callable[[int], None] | None = None,
     worker: str | None = None,
 ) -> ShardStats:
-    """Augment one input shard into ``output_dir/shard-{task.index}.tar`` and commit it.
+    """Augment one input shard into ``output/shard-{task.index}.tar`` and commit it.
+
+    ``output`` is a local folder, an fsspec URL or an :class:`OutputStore`.
 
     Every input sample is accounted for exactly once: written as ok, written as an error
     (``on_error="passthrough"``) or counted as a skipped error. ``progress`` is called
@@ -294,7 +333,7 @@ def augment_shard(
             outputs.append(augmenter.error_output(prepared))
         return outputs
 
-    with ThreadPoolExecutor(max_workers=2) as pool, ShardWriter(output_dir, task.index) as writer:
+    with ThreadPoolExecutor(max_workers=2) as pool, ShardWriter(output, task.index) as writer:
         raw_batches = _batches(read_shard(task), settings.batch_size)
 
         def prepare_next() -> Future[list[PreparedSample]] | None:
@@ -341,7 +380,7 @@ def augment_shard(
         stats = ShardStats(
             shard=task.index,
             source=task.describe(),
-            output=str(shard_path(output_dir, task.index)),
+            output=writer.final_path,
             total=total,
             ok=ok,
             errors=total - ok,
