@@ -107,9 +107,14 @@ def test_analyze_writes_a_per_layer_table_split_by_correctness(analysis_dir):
     assert [samples[f"s{i}"]["correct"] for i in range(5)] == [True, True, False, False, False]
     assert samples["s4"]["auroc"] == [None] * 4  # no boxes: no evidence ranking
     assert samples["s4"]["rapt"]["evidence"] == [None] * 4
+    assert set(summary["sections"]) == {"question", "text", "image", "evidence", "non_evidence"}
+    question_tokens = len(QUESTION.split()) * 2  # the tiny tokenizer: word, space, ..., "?"
     for sample in summary["samples"]:
         tokens = sample["tokens"]
         assert tokens["text"] + tokens["image"] == tokens["prompt"]
+        # The paper's text section is the question alone, inside the wider non-image text.
+        assert tokens["question"] == question_tokens < tokens["text"]
+        assert all(value is not None for value in sample["rapt"]["question"])
         for layer in range(4):
             # Text and image partition the prompt: their per-token shares average to 1.
             text, image = sample["rapt"]["text"][layer], sample["rapt"]["image"][layer]
@@ -126,6 +131,9 @@ def test_analyze_writes_a_per_layer_table_split_by_correctness(analysis_dir):
     with (output / "layers.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 and float(rows[1]["auroc_all"]) == pytest.approx(table[1]["auroc_all"])
+    for split in ("all", "correct", "incorrect"):
+        assert {f"rapt_question_{split}", f"rapt_text_{split}"} <= set(rows[0])
+    assert float(rows[2]["rapt_question_all"]) == pytest.approx(table[2]["rapt_question_all"])
 
 
 @pytest.mark.parametrize(

@@ -319,7 +319,8 @@ def test_endpoint_backend_answers_through_a_real_http_server_and_records_failure
             f"served-vlm saw 2 image(s) {size} {size}"
         )
         assert predictions[(key, "vea")].backend == "endpoint"
-        assert predictions[(key, "vea")].prompt.endswith(VEA_INSTRUCTION)
+        # The released order: the instruction, then the question.
+        assert f"{VEA_INSTRUCTION} Question: " in predictions[(key, "vea")].prompt
     for method in methods:
         assert "HTTP 500" in predictions[("fail500", method.name)].reason
         assert "after 3 attempt(s)" in predictions[("fail500", method.name)].reason

@@ -114,6 +114,27 @@ def test_captured_rows_equal_the_eager_route_for_a_padded_batch_and_single_sampl
         assert relative_error(captured_single[layer], expected_single[layer]) < RELATIVE_TOLERANCE
 
 
+@pytest.mark.parametrize("style", ["base", "vea"])
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_the_question_s_own_tokens_are_located_in_a_padded_batch(
+    checkpoints, family, style, monkeypatch
+):
+    from vea_augment.models import prompting
+
+    # From the prompt's character offsets, placed from the end: not the fallback search.
+    monkeypatch.setattr(prompting, "_last_occurrence", lambda *args: pytest.fail("fallback"))
+    attributor = Attributor.from_pretrained(checkpoints[family], [0], FLOAT32, prompt_style=style)
+    images = [noise_image(w, h, seed) for seed, (w, h) in enumerate(IMAGES)]
+    captured = attributor.capture(images, QUESTIONS)
+    ids = attributor.encode(images, captured.prompts)["input_ids"]
+    tokenizer = attributor.processor.tokenizer
+    for row, question in enumerate(QUESTIONS):
+        positions = captured.question_positions[row]
+        assert tokenizer.decode(ids[row, positions]).strip() == question.lower()
+        assert captured.prompt_mask[row, positions].all()
+        assert not set(positions) & set(captured.image_positions(row))
+
+
 @pytest.mark.parametrize("family", TINY_FAMILIES)
 def test_a_batch_gives_the_same_token_scores_as_one_by_one(checkpoints, family):
     attributor = Attributor.from_pretrained(checkpoints[family], [1, 2], FLOAT32)

@@ -10,7 +10,8 @@ from method_helpers import PROPERTY, grid_boxes
 
 from vea_augment.errors import ConfigError, GeometryError, InvalidScoresError
 from vea_augment.method import TokenView, canvas_shape, paint_views
-from vea_augment.method.smooth import resize_area
+from vea_augment.method.paint import paint_runs
+from vea_augment.method.resample import resize_area
 
 
 def single(box: list[float], score: float, name: str = "v") -> TokenView:
@@ -90,6 +91,29 @@ def test_painting_at_a_scale_equals_area_averaging_the_full_resolution_canvas() 
     np.testing.assert_allclose(
         paint_views([view], 90, 70, scale=0.3), resize_area(full, rows, cols), atol=1e-5
     )
+
+
+@PROPERTY
+@given(
+    width=st.integers(1, 90),
+    height=st.integers(1, 90),
+    # Eighths of a pixel: fractional edges, but no area below float32's (paint_views's) reach.
+    boxes=st.lists(st.tuples(*[st.integers(-80, 800)] * 4), min_size=1, max_size=12),
+    seed=st.integers(0, 2**16),
+)
+def test_pixel_runs_spread_over_their_pixels_are_the_painted_canvas(
+    width: int, height: int, boxes: list[tuple[float, ...]], seed: int
+) -> None:
+    ordered = (
+        np.array([[min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)] for x0, y0, x1, y1 in boxes])
+        / 8.0
+    )
+    scores = np.random.default_rng(seed).random(len(boxes))
+    views = [TokenView("a", scores[:, None], ordered[:, None, :])]
+    xs, ys, runs = paint_runs(views, width, height)
+    assert xs[0] == 0 and xs[-1] == width and ys[0] == 0 and ys[-1] == height
+    spread = np.repeat(np.repeat(runs, np.diff(ys).astype(int), 0), np.diff(xs).astype(int), 1)
+    np.testing.assert_allclose(spread, paint_views(views, width, height), atol=1e-6)
 
 
 def test_canvas_shape_rounds_each_side_and_keeps_at_least_one_pixel() -> None:

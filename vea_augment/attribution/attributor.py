@@ -31,7 +31,12 @@ from vea_augment.method.pipeline import evidence_mask, highlight_with_views
 from vea_augment.method.types import MaskConfig, TokenView
 from vea_augment.models.adapter import FamilyAdapter, ViewLayout
 from vea_augment.models.loading import load_model_and_processor
-from vea_augment.models.prompting import PromptStyle, question_text, render_chat_prompt
+from vea_augment.models.prompting import (
+    PromptStyle,
+    question_text,
+    question_token_positions,
+    render_chat_prompt,
+)
 from vea_augment.models.registry import adapter_for
 from vea_augment.options import ModelOptions
 
@@ -72,7 +77,9 @@ class CapturedBatch:
     """One capture pass over a batch: the raw last-token rows and where the image tokens are.
 
     ``rows[layer]`` is ``(batch, keys)`` (head mean), ``head_rows[layer]`` ``(batch, heads,
-    keys)`` when asked for; ``prompt_mask`` is True at each row's real (non-padding) tokens.
+    keys)`` when asked for; ``prompt_mask`` is True at each row's real (non-padding) tokens;
+    ``question_positions[row]`` are the sequence positions of that row's question tokens
+    (empty where they could not be located).
     """
 
     prompts: list[str]
@@ -81,6 +88,7 @@ class CapturedBatch:
     rows: dict[int, torch.Tensor]
     head_rows: dict[int, torch.Tensor]
     prompt_mask: np.ndarray
+    question_positions: list[np.ndarray]
 
     def image_positions(self, row: int) -> np.ndarray:
         """Sequence positions of ``row``'s image tokens, every view flattened in view order."""
@@ -249,6 +257,8 @@ class Attributor:
             if mask is None
             else mask.bool().cpu().numpy()
         )
+        ids = inputs["input_ids"].cpu().numpy()
+        tokenizer = getattr(self.processor, "tokenizer", self.processor)
         return CapturedBatch(
             prompts=prompts,
             image_sizes=[image.size for image in rgb],
@@ -256,6 +266,10 @@ class Attributor:
             rows=rows,
             head_rows=dict(sorted(session.head_rows.items())),
             prompt_mask=prompt_mask,
+            question_positions=[
+                question_token_positions(ids[row], tokenizer, prompts[row], question)
+                for row, question in enumerate(questions)
+            ],
         )
 
     def attribute(

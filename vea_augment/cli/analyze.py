@@ -29,8 +29,9 @@ from vea_augment.cli import common
 def analyze_command(**options: Any) -> None:
     """Seeing-but-not-believing diagnostics: attention by layer, split by correctness.
 
-    Per decoder layer: the relative attention per token (RAPT) of text, image, evidence and
-    non-evidence image tokens, and the AUROC of the image attention against the evidence
+    Per decoder layer: the relative attention per token (RAPT) of the question's tokens (the
+    paper's text section), of every non-image token, of image, evidence and non-evidence
+    image tokens, and the AUROC of the image attention against the evidence
     boxes, each over all samples and split by whether the base-prompt answer (greedy, exact
     match) was right. Writes analysis.json, layers.csv, rapt_by_layer.png,
     evidence_by_layer.png, auroc_by_layer.png and contact_sheet.png.

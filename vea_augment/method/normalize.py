@@ -11,12 +11,13 @@ from vea_augment.method.validation import check_finite_scores
 RELATIVE_EPS = 1e-6
 
 
-def min_max_normalize(x: np.ndarray) -> np.ndarray:
+def min_max_normalize(x: np.ndarray, overwrite: bool = False) -> np.ndarray:
     """Return ``(x - min) / (max - min)`` as float32, every value in ``[0, 1]``.
 
     A constant map, one whose range is at most ``RELATIVE_EPS`` times its largest
     magnitude, becomes all zeros (the paper's "no evidence" case), as does an empty array.
-    Raises :class:`InvalidScoresError` on NaN/inf.
+    ``overwrite`` lets a float array be normalised in its own memory (a full-resolution
+    map need not be copied). Raises :class:`InvalidScoresError` on NaN/inf.
     """
     arr = np.asarray(x)
     check_finite_scores(arr, "evidence map")
@@ -30,7 +31,8 @@ def min_max_normalize(x: np.ndarray) -> np.ndarray:
     # Subtract in the input's own precision (float32 stays float32 to save memory on
     # full-resolution maps) so a small range on a large offset keeps its resolution.
     dtype = np.float32 if arr.dtype == np.float32 else np.float64
-    work = arr.astype(dtype, copy=True)
+    in_place = overwrite and arr.dtype == dtype and arr.flags.writeable
+    work = arr if in_place else arr.astype(dtype, copy=True)
     work -= dtype(lo)
     # Divide rather than multiply by 1 / span: a subnormal span has an infinite reciprocal.
     work /= dtype(span)

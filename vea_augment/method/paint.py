@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import sparse
 
 from vea_augment.errors import ConfigError, GeometryError, InvalidScoresError
 from vea_augment.method.types import TokenView
@@ -54,6 +55,52 @@ def paint_views(
     np.divide(numerator, coverage, out=numerator, where=covered)
     numerator[~covered] = 0.0
     return numerator
+
+
+def paint_runs(
+    views: Sequence[TokenView], width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The full-resolution painted canvas, held as runs of equal pixels: ``(xs, ys, runs)``.
+
+    ``xs`` and ``ys`` are ascending whole-pixel edges (0, every box edge rounded down and
+    up, and the image side); every pixel of ``[xs[j], xs[j+1]) x [ys[i], ys[i+1])`` has
+    the value ``runs[i, j]`` that :func:`paint_views` gives it (no box edge lies inside a
+    run), so the canvas is ``runs`` repeated over the runs' pixels, without making it.
+    Float64. Raises as :func:`paint_views` does.
+    """
+    _check_size(width, height)
+    checked = [_checked_view(view) for view in views]
+    scores = np.concatenate([item[0] for item in checked] or [np.zeros(0)])
+    boxes = np.concatenate([item[1] for item in checked] or [np.zeros((0, 4))])
+    xs = _pixel_run_edges(boxes[:, 0::2], width)
+    ys = _pixel_run_edges(boxes[:, 1::2], height)
+    # Token t covers run (i, j) by across[t, i] * along[t, j] (the two 1-D overlaps).
+    along = _overlaps(boxes[:, 0], boxes[:, 2], xs)
+    across = _overlaps(boxes[:, 1], boxes[:, 3], ys)
+    coverage = (across.T @ along).toarray()
+    numerator = (across.T @ sparse.diags(scores) @ along).toarray()
+    runs = np.divide(numerator, coverage, out=np.zeros_like(numerator), where=coverage > 0)
+    return xs, ys, runs
+
+
+def _overlaps(start: np.ndarray, stop: np.ndarray, edges: np.ndarray) -> sparse.csr_matrix:
+    """Sparse ``(len(start), len(edges) - 1)``: the length of ``[start, stop]`` (clipped to
+    the edges' span) inside each cell ``[edges[k], edges[k + 1]]``."""
+    start = np.clip(start, edges[0], edges[-1])
+    stop = np.clip(stop, edges[0], edges[-1])
+    first = np.searchsorted(edges, start, side="right") - 1
+    last = np.searchsorted(edges, stop, side="left")
+    counts = np.where(stop > start, last - first, 0)
+    token = np.repeat(np.arange(start.size), counts)
+    cell = first[token] + np.arange(token.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    length = np.minimum(stop[token], edges[cell + 1]) - np.maximum(start[token], edges[cell])
+    return sparse.csr_matrix((length, (token, cell)), shape=(start.size, edges.size - 1))
+
+
+def _pixel_run_edges(edges: np.ndarray, side: int) -> np.ndarray:
+    """The whole-pixel edges that bracket every box edge, plus 0 and ``side``, ascending."""
+    clipped = np.clip(edges.reshape(-1), 0.0, float(side))
+    return np.unique(np.concatenate([[0.0, float(side)], np.floor(clipped), np.ceil(clipped)]))
 
 
 def _check_size(width: int, height: int) -> None:

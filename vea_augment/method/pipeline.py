@@ -11,13 +11,8 @@ from vea_augment.errors import GeometryError
 from vea_augment.method.denoise import denoise_grid
 from vea_augment.method.highlight import highlight_image
 from vea_augment.method.normalize import min_max_normalize
-from vea_augment.method.paint import canvas_shape, paint_views
-from vea_augment.method.smooth import (
-    gaussian_blur,
-    resize_bilinear,
-    sigma_in_pixels,
-    working_scale,
-)
+from vea_augment.method.paint import canvas_shape, paint_runs, paint_views
+from vea_augment.method.smooth import blur_runs, sigma_in_pixels
 from vea_augment.method.types import MaskConfig, TokenView
 
 
@@ -27,15 +22,17 @@ def evidence_mask(
     """Turn token scores into an evidence map at the original resolution.
 
     Steps, in order: denoise each view's grid (Eq. 2, if ``config.denoise``); paint all
-    views onto one canvas (coverage-weighted mean, Eq. 3); Gaussian-blur it (Eq. 3, if
-    ``config.smooth`` and sigma > 0); resize to the image; min-max normalise (step 5).
+    views onto one full-resolution canvas (coverage-weighted mean, Eq. 3); Gaussian-blur it
+    (Eq. 3, if ``config.smooth`` and sigma > 0); min-max normalise (step 5).
 
-    A large sigma is handled at a reduced working resolution (see
-    :func:`vea_augment.method.smooth.working_scale`): the views are painted straight onto
-    that small canvas, blurred there and resized bilinearly, so a full-resolution canvas
-    is never blurred with a huge kernel. Without smoothing, or with a small sigma, all of
-    it runs at full resolution. Normalisation comes after the resize, so the result's
-    extremes are exactly 0 and 1 at full resolution (a constant map gives all zeros).
+    The blur is exact at any sigma without a huge kernel: the painted canvas is constant
+    on runs of pixels between token edges (:func:`~vea_augment.method.paint.paint_runs`),
+    so the separable blur is a product of small matrices
+    (:func:`~vea_augment.method.smooth.blur_runs`), equal to blurring the full-resolution
+    canvas with ``scipy.ndimage.gaussian_filter`` (reflect, truncated at 4 sigma, as the
+    paper's release does) up to float64 rounding. Its cost grows with the image and the
+    number of distinct token edges, not with sigma. Normalisation comes last, so the
+    result's extremes are exactly 0 and 1 (a constant map gives all zeros).
 
     Returns float32 ``(height, width)`` in ``[0, 1]``. Raises :class:`GeometryError` if
     there are no views or the size is not positive, and the errors of the steps.
@@ -47,14 +44,10 @@ def evidence_mask(
     if config.denoise:
         views = [replace(v, scores=denoise_grid(np.asarray(v.scores), config.lam)) for v in views]
     sigma_px = sigma_in_pixels(config.sigma, width, height) if config.smooth else 0.0
-    scale = working_scale(width, height, sigma_px)
-    canvas = paint_views(views, width, height, scale)
-    if sigma_px > 0:
-        rows, cols = canvas.shape
-        canvas = gaussian_blur(canvas, sigma_px * rows / height, sigma_px * cols / width)
-    if canvas.shape != (height, width):
-        canvas = resize_bilinear(canvas, height, width)
-    return min_max_normalize(canvas)
+    if sigma_px == 0:
+        return min_max_normalize(paint_views(views, width, height))
+    xs, ys, runs = paint_runs(views, width, height)
+    return min_max_normalize(blur_runs(xs, ys, runs, width, height, sigma_px), overwrite=True)
 
 
 def highlight_with_views(

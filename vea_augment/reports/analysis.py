@@ -17,7 +17,17 @@ from vea_augment.method.answer_metrics import NORMALIZER_NAME
 from vea_augment.method.pipeline import evidence_mask
 from vea_augment.method.types import TokenView
 from vea_augment.reports.plots import Curve, SheetItem, plot_by_layer, plot_contact_sheet
-from vea_augment.steps.analyze import Analysis
+from vea_augment.steps.analyze import SECTIONS, Analysis
+
+#: What each RAPT section of ``analysis.json`` and ``layers.csv`` counts.
+SECTION_MEANINGS = {
+    "question": "the question's own tokens (the paper release's text section)",
+    "text": "every non-image token of the prompt (instructions and chat template included)",
+    "image": "every image token",
+    "evidence": "image tokens labelled evidence against the boxes",
+    "non_evidence": "the other image tokens",
+}
+assert tuple(SECTION_MEANINGS) == SECTIONS
 
 
 def _column(table: Sequence[dict[str, Any]], key: str) -> list[float]:
@@ -25,8 +35,9 @@ def _column(table: Sequence[dict[str, Any]], key: str) -> list[float]:
 
 
 def write_plots(analysis: Analysis, directory: Path) -> list[Path]:
-    """The four figures: RAPT text vs image, evidence vs non-evidence by correctness, AUROC
-    by layer with the chosen layers marked, and the contact sheet."""
+    """The four figures: RAPT of the question (the paper's text section; every non-image
+    token dashed) vs the image, evidence vs non-evidence by correctness, AUROC by layer
+    with the chosen layers marked, and the contact sheet."""
     table, chosen = analysis.table, analysis.chosen_layers
     n_right = sum(s.correct for s in analysis.samples)
     n_wrong = len(analysis.samples) - n_right
@@ -34,7 +45,8 @@ def write_plots(analysis: Analysis, directory: Path) -> list[Path]:
         plot_by_layer(
             directory / "rapt_by_layer.png",
             [
-                Curve("text tokens", _column(table, "rapt_text_all"), "-", "tab:blue"),
+                Curve("question tokens", _column(table, "rapt_question_all"), "-", "tab:blue"),
+                Curve("all non-image tokens", _column(table, "rapt_text_all"), "--", "tab:blue"),
                 Curve("image tokens", _column(table, "rapt_image_all"), "-", "tab:orange"),
             ],
             f"Relative attention per token of the last prompt token ({len(analysis.samples)} "
@@ -140,6 +152,7 @@ def write_tables(analysis: Analysis, directory: Path) -> list[Path]:
         "layer_source": analysis.layer_source,
         "prompt": "base",
         "normalizer": NORMALIZER_NAME,
+        "sections": SECTION_MEANINGS,
         "n_samples": len(analysis.samples),
         "n_correct": sum(s.correct for s in analysis.samples),
         "excluded": [item.model_dump() for item in analysis.excluded],

@@ -2,7 +2,8 @@
 
 Per sample, one capture pass over every decoder layer gives the last prompt token's attention
 over the whole prompt; per layer it yields the relative attention per token (RAPT) of the
-text, the image, the evidence image tokens and the other image tokens, and the AUROC of the
+question's tokens (the paper's "text" section), of every non-image token (``text``), of the
+image, the evidence image tokens and the other image tokens, and the AUROC of the
 image-token scores against the evidence boxes. The model also answers with the base prompt
 (greedy, 50 tokens), scored by exact match, so every curve can be split by whether the answer
 was right. The paper's finding is that attention moves to the image with depth and that deep
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -35,10 +36,9 @@ from vea_augment.options import ATTRIBUTION_BATCH_SIZE, LABEL_RULE, TOP_FRAC, La
 from vea_augment.schemas.profile import ExcludedSample
 from vea_augment.steps.profile import ProfileSample
 
-if TYPE_CHECKING:
-    pass
-
-SECTIONS = ("text", "image", "evidence", "non_evidence")
+#: ``question``: the question's own tokens, the paper release's text section; ``text``: every
+#: non-image token of the prompt (instructions and chat-template tokens too).
+SECTIONS = ("question", "text", "image", "evidence", "non_evidence")
 SPLITS = ("all", "correct", "incorrect")
 CONTACT_SHEET_SAMPLES = 12
 
@@ -82,7 +82,10 @@ class Analysis:
 
 
 def _sections(
-    prompt: np.ndarray, image_positions: np.ndarray, labels: np.ndarray | None
+    prompt: np.ndarray,
+    image_positions: np.ndarray,
+    labels: np.ndarray | None,
+    question_positions: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Boolean masks over the key positions of one row for each section."""
     image = np.zeros_like(prompt)
@@ -90,7 +93,10 @@ def _sections(
     evidence = np.zeros_like(prompt)
     if labels is not None:
         evidence[image_positions[labels]] = True
+    question = np.zeros_like(prompt)
+    question[question_positions] = True
     return {
+        "question": question & prompt & ~image,
         "text": prompt & ~image,
         "image": image & prompt,
         "evidence": evidence & prompt,
@@ -117,7 +123,12 @@ def diagnose_batch(
         labels = None
         if sample.boxes:
             labels = view_labels(attribution.layer_views[layers[0]], sample.boxes, rule)
-        sections = _sections(captured.prompt_mask[row], captured.image_positions(row), labels)
+        sections = _sections(
+            captured.prompt_mask[row],
+            captured.image_positions(row),
+            labels,
+            captured.question_positions[row],
+        )
         rapt: dict[str, list[float]] = {name: [] for name in SECTIONS}
         aurocs = []
         for layer in layers:

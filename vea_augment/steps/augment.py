@@ -40,7 +40,7 @@ from vea_augment.method.highlight import highlight_image, mask_to_uint8
 from vea_augment.method.pipeline import evidence_mask
 from vea_augment.method.types import MaskConfig, TokenView
 from vea_augment.method.validation import clip_boxes
-from vea_augment.models.prompting import QA_PROMPT, VEA_INSTRUCTION
+from vea_augment.models.prompting import question_text
 from vea_augment.options import ATTRIBUTION_BATCH_SIZE, MAX_IMAGE_PIXELS, ON_ERROR, OnError
 from vea_augment.schemas.sample import InputSample, parse_input_sample
 from vea_augment.schemas.sidecar import ImageContent, SampleTiming, VEASidecar, ViewGrid
@@ -92,7 +92,7 @@ class PreparedSample:
 
 def vea_conversation(question: str, answers: Sequence[str]) -> list[dict[str, str]]:
     """The sample as a LLaVA/ShareGPT conversation: VEA prompt with the question, answer."""
-    prompt = f"{QA_PROMPT.format(question=question)} {VEA_INSTRUCTION}"
+    prompt = question_text(question, "vea")
     turns = [{"from": "human", "value": f"<image>\n{prompt}"}]
     if answers:
         turns.append({"from": "gpt", "value": answers[0]})

@@ -28,7 +28,8 @@ class TrainRecipe:
     vision_lr_decay: bool = False
     #: With 1500 steps the answer loss sat near 0.2 (held-out EM 0.855); between steps 1500
     #: and 1700 of a 2500-step run it fell to 0.05, when telling which of three objects a
-    #: shape question asks about took off (EM 0.995).
+    #: shape question asks about took off (EM 0.995; with the release's prompt wording the
+    #: fall came between steps 900 and 1100, EM 1.0).
     steps: int = 2500
     batch_size: int = 32
     #: Higher rates (2e-3) kept the language model on the "guess a colour that is present"

@@ -13,10 +13,11 @@ clean samples every step:
 The second stage also supervises where one layer looks (``grounding.py``): its answering
 position's image attention should land on the evidence cell. The shipped model therefore
 grounds in that layer by construction, and ``training.json`` says so. Without it, the same
-recipe answered worse (held-out EM 0.69 against 0.995) and its best layer was the first,
-which looks at every object alike, not at the asked one.
+recipe answered worse (held-out EM 0.69 against 0.995, both with the prompts' earlier
+wording; the shipped model, trained on the release's, reaches 1.0) and its best layer was
+the first, which looks at every object alike, not at the asked one.
 
-Seeded and CPU-friendly (about 22 minutes on one core); it uses a GPU when one is there.
+Seeded and CPU-friendly (about 22 minutes on an idle core); it uses a GPU when one is there.
 The result (safetensors + processor files + ``training.json`` with the recipe and the
 held-out metrics) is what ships in ``vea_augment/demo/model``.
 """
