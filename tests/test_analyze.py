@@ -149,3 +149,35 @@ def test_the_figures_are_readable_pngs(analysis_dir, name):
     colours = np.unique(pixels.reshape(-1, 3), axis=0)
     assert len(colours) > 50, "a blank or nearly blank figure"
     assert (pixels < 100).mean() > 0.002, "no dark ink (axes, labels, text) on the figure"
+
+
+def test_the_right_wrong_split_follows_the_chosen_protocol(tmp_path, model_dir):
+    """A reference contained in a longer answer is right under the paper's EM (qa-metrics
+    containment) and wrong under strict EM; analysis.json names the protocol it used."""
+    backend = TransformersBackend.load(str(model_dir), ModelOptions(dtype="float32"))
+    image = noise_image(48, 56, 7)
+    (outcome,) = backend.answer_decoded([METHODS["base"].text(QUESTION)], [[image]])
+    answer = outcome.answer.strip()
+    assert len(answer) > 1
+    part = answer[: len(answer) // 2].strip()  # contained in the answer, not equal to it
+    record = {"id": "contained", "question": QUESTION, "answers": [part]}
+    source = tmp_path / "one.tar"
+    with wds.TarWriter(str(source)) as sink:
+        sink.write({"__key__": "contained", "json": record, "png": encoded(image)})
+    verdicts = {}
+    for protocol in ("paper", "strict"):
+        output = tmp_path / protocol
+        result = CliRunner().invoke(
+            cli,
+            [
+                "analyze", "--model", str(model_dir), "--input", str(source), "--output",
+                str(output), "--layers", "1", "--dtype", "float32", "--device", "cpu",
+                "--no-progress", "--protocol", protocol,
+            ],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        summary = json.loads((output / "analysis.json").read_text())
+        assert summary["protocol"] == protocol
+        assert summary["right_means"] == f"full credit on {protocol}.exact_match"
+        verdicts[protocol] = summary["samples"][0]["correct"]
+    assert verdicts == {"paper": True, "strict": False}

@@ -96,6 +96,9 @@ SCORE_PROTOCOLS = "paper,strict,anls,vqa,relaxed"
 where every sample has ten references, ``relaxed`` on chart datasets). The first one's
 headline metric (the paper's EM) decides wins/losses and the seeing-not-believing split."""
 SCORE_PROTOCOL_CHOICES: tuple[str, ...] = tuple(PROTOCOLS)
+ANALYZE_PROTOCOL = "paper"
+"""Which protocol's headline metric decides whether ``analyze`` counts an answer as right:
+the paper's EM, as the paper's own right/wrong split."""
 """Every protocol ``--protocols`` accepts (``vea_augment.method.protocols``)."""
 
 # Demo
@@ -199,6 +202,7 @@ class ModelOptions:
 
 
 __all__ = [
+    "ANALYZE_PROTOCOL",
     "ANLS_THRESHOLD",
     "ANSWERS_FIELDS",
     "ANSWER_BATCH_SIZE",

@@ -23,6 +23,13 @@ from vea_augment.cli import common
     "Without --layers/--profile: mark the top ceil(frac x L) layers by this run's AUROC."
 )
 @common.count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@common.option(
+    "--protocol",
+    default=defaults.ANALYZE_PROTOCOL,
+    type=click.Choice(defaults.SCORE_PROTOCOL_CHOICES),
+    help="The scoring protocol whose headline metric splits right from wrong answers "
+    "(paper: the paper's EM, a reference contained in the answer).",
+)
 @common.input_reading_options
 @common.model_loading_options
 @common.progress_option
@@ -31,9 +38,9 @@ def analyze_command(**options: Any) -> None:
 
     Per decoder layer: the relative attention per token (RAPT) of the question's tokens (the
     paper's text section), of every non-image token, of image, evidence and non-evidence
-    image tokens, and the AUROC of the image attention against the evidence
-    boxes, each over all samples and split by whether the base-prompt answer (greedy, exact
-    match) was right. Writes analysis.json, layers.csv, rapt_by_layer.png,
+    image tokens, and the AUROC of the image attention against the evidence boxes, each over
+    all samples and split by whether the base-prompt answer (greedy) was right under
+    --protocol (default: the paper's EM). Writes analysis.json, layers.csv, rapt_by_layer.png,
     evidence_by_layer.png, auroc_by_layer.png and contact_sheet.png.
     """
     from vea_augment.attribution.layer_choice import resolve_layers
@@ -54,6 +61,7 @@ def analyze_command(**options: Any) -> None:
         show_progress=not options["no_progress"],
         reading=common.input_options(options),
         max_pixels=options["max_pixels"],
+        protocol=options["protocol"],
     )
     right = sum(sample.correct for sample in analysis.samples)
     click.echo(

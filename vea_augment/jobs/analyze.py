@@ -11,6 +11,7 @@ from tqdm import tqdm
 from vea_augment.answering.transformers_backend import TransformersBackend
 from vea_augment.attribution import Attributor
 from vea_augment.options import (
+    ANALYZE_PROTOCOL,
     ATTRIBUTION_BATCH_SIZE,
     MAX_IMAGE_PIXELS,
     TOP_FRAC,
@@ -34,11 +35,13 @@ def analyze_source(
     show_progress: bool = True,
     reading: InputOptions | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
+    protocol: str = ANALYZE_PROTOCOL,
 ) -> tuple[Analysis, list[Path]]:
     """Diagnose the first ``limit`` samples of ``source`` with ``model`` (loaded with
     ``load``) and write the tables and figures into ``output``.
 
-    ``reading`` says how to read the source, ``max_pixels`` which images to refuse. Returns
+    ``reading`` says how to read the source, ``max_pixels`` which images to refuse,
+    ``protocol`` which scoring protocol splits right from wrong answers. Returns
     the analysis and the paths written.
     """
     samples, excluded = collect_profile_samples(
@@ -59,5 +62,6 @@ def analyze_source(
             top_frac,
             batch_size=batch_size,
             progress=bar.update,
+            protocol=protocol,
         )
     return analysis, write_tables(analysis, output) + write_plots(analysis, output)

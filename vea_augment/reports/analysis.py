@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from vea_augment._version import __version__
-from vea_augment.method.answer_metrics import NORMALIZER_NAME
 from vea_augment.method.pipeline import evidence_mask
 from vea_augment.method.types import TokenView
 from vea_augment.reports.plots import Curve, SheetItem, plot_by_layer, plot_contact_sheet
@@ -151,7 +150,9 @@ def write_tables(analysis: Analysis, directory: Path) -> list[Path]:
         "chosen_layers": analysis.chosen_layers,
         "layer_source": analysis.layer_source,
         "prompt": "base",
-        "normalizer": NORMALIZER_NAME,
+        "protocol": analysis.protocol.name,
+        "right_means": f"full credit on {analysis.protocol.primary}",
+        "normalizer": analysis.protocol.normalizer,
         "sections": SECTION_MEANINGS,
         "n_samples": len(analysis.samples),
         "n_correct": sum(s.correct for s in analysis.samples),

@@ -22,7 +22,6 @@ import numpy as np
 from vea_augment.answering.methods import METHODS
 from vea_augment.errors import ConfigError
 from vea_augment.fallback import batch_then_one_by_one
-from vea_augment.method.answer_metrics import exact_match
 from vea_augment.method.layer_profile import (
     flat_scores,
     ranking_quality,
@@ -30,9 +29,16 @@ from vea_augment.method.layer_profile import (
     top_layers,
     view_labels,
 )
+from vea_augment.method.protocols import Protocol, get_protocol
 from vea_augment.method.ranking_metrics import nan_excluding_mean
 from vea_augment.method.types import TokenView
-from vea_augment.options import ATTRIBUTION_BATCH_SIZE, LABEL_RULE, TOP_FRAC, LabelRule
+from vea_augment.options import (
+    ANALYZE_PROTOCOL,
+    ATTRIBUTION_BATCH_SIZE,
+    LABEL_RULE,
+    TOP_FRAC,
+    LabelRule,
+)
 from vea_augment.schemas.profile import ExcludedSample
 from vea_augment.steps.profile import ProfileSample
 
@@ -77,6 +83,7 @@ class Analysis:
     layer_source: str
     samples: list[SampleDiagnostics]
     excluded: list[ExcludedSample]
+    protocol: Protocol = field(default_factory=lambda: get_protocol(ANALYZE_PROTOCOL))
     table: list[dict[str, Any]] = field(default_factory=list)
     sheet: list[SheetSource] = field(default_factory=list)
 
@@ -109,8 +116,14 @@ def diagnose_batch(
     answerer: Any,
     samples: Sequence[ProfileSample],
     rule: LabelRule = LABEL_RULE,
+    protocol: Protocol | None = None,
 ) -> list[tuple[SampleDiagnostics, dict[int, list[TokenView]]]]:
-    """Capture every layer for a batch, answer it with the base prompt, measure each sample."""
+    """Capture every layer for a batch, answer it with the base prompt, measure each sample.
+
+    An answer is right when ``protocol``'s headline metric gives it full credit (default:
+    :data:`~vea_augment.options.ANALYZE_PROTOCOL`, the paper's EM).
+    """
+    right = (protocol or get_protocol(ANALYZE_PROTOCOL)).metrics[0].score
     layers = list(range(attributor.num_layers))
     captured = attributor.capture([s.image for s in samples], [s.question for s in samples], layers)
     base = METHODS["base"]
@@ -143,7 +156,7 @@ def diagnose_batch(
             aurocs.append(ranking_quality(scores, labels)[0] if ranked else math.nan)
         prediction = outcome.answer if outcome.error is None else None
         correct = bool(prediction is not None and sample.answers)
-        correct = correct and exact_match(prediction or "", sample.answers) == 1.0
+        correct = correct and right(prediction or "", sample.answers) == 1.0
         diagnostics = SampleDiagnostics(
             id=sample.id,
             question=sample.question,
@@ -203,8 +216,13 @@ def run_analysis(
     rule: LabelRule = LABEL_RULE,
     batch_size: int = ATTRIBUTION_BATCH_SIZE,
     progress: Any = None,
+    protocol: str = ANALYZE_PROTOCOL,
 ) -> Analysis:
-    """Diagnose every sample in batches, build the per-layer table, pick the chosen layers."""
+    """Diagnose every sample in batches, build the per-layer table, pick the chosen layers.
+
+    ``protocol`` names the scoring protocol that splits right from wrong answers.
+    """
+    scoring = get_protocol(protocol)
     diagnostics: list[SampleDiagnostics] = []
     sheet: list[SheetSource] = []
     excluded = list(excluded)
@@ -214,7 +232,7 @@ def run_analysis(
 
     def diagnose(batch: list[ProfileSample]) -> list[tuple[ProfileSample, Any]]:
         results = batch_then_one_by_one(
-            batch, lambda group: diagnose_batch(attributor, answerer, group, rule), exclude
+            batch, lambda group: diagnose_batch(attributor, answerer, group, rule, scoring), exclude
         )
         return [(s, r) for s, r in zip(batch, results, strict=True) if r is not None]
 
@@ -237,6 +255,7 @@ def run_analysis(
         layer_source=source,
         samples=diagnostics,
         excluded=excluded,
+        protocol=scoring,
         table=table,
         sheet=sheet,
     )
