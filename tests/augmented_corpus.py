@@ -69,20 +69,13 @@ def write_input_shards(root: Path) -> dict[str, bytes]:
 
 def augment_corpus(root: Path, model_dir: Path) -> Path:
     """Augment the two input shards with the tiny model (local Ray must be up); the output."""
-    from vea_augment.jobs.augment import AugmentJob, run_augment_job
-    from vea_augment.options import ModelOptions
-    from vea_augment.steps.augment import AugmentSettings
+    from tiny_jobs import tiny_augment_job
+
+    from vea_augment.jobs.augment import run_augment_job
 
     output = root / "augmented"
     summary = run_augment_job(
-        AugmentJob(
-            input=str(root / "in-{00000..00001}.tar"),
-            output=output,
-            model=str(model_dir),
-            layers=(1, 2),
-            loading=ModelOptions(dtype="float32", device="cpu"),
-            settings=AugmentSettings(batch_size=4),
-        ),
+        tiny_augment_job(str(root / "in-{00000..00001}.tar"), output, model_dir),
         show_progress=False,
     )
     assert summary.ok == len(SAMPLES) and summary.errors == 1

@@ -18,6 +18,7 @@ import webdataset as wds
 from click.testing import CliRunner
 from PIL import Image
 from synthetic_images import encoded, noise_image
+from tiny_jobs import tiny_augment_job
 
 from vea_augment.answering.backend import AnswerRequest, EncodedImage
 from vea_augment.answering.endpoint_backend import EndpointSettings
@@ -29,12 +30,11 @@ from vea_augment.data.predictions_file import read_predictions
 from vea_augment.data.readers import RawSample
 from vea_augment.errors import ConfigError
 from vea_augment.jobs.answer import AnswerJob, run_answer_job
-from vea_augment.jobs.augment import AugmentJob, run_augment_job
+from vea_augment.jobs.augment import run_augment_job
 from vea_augment.models.prompting import VEA_INSTRUCTION
 from vea_augment.options import ModelOptions
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.schemas.report import ScoreReport
-from vea_augment.steps.augment import AugmentSettings
 
 ALL_METHODS = tuple(parse_methods("base,inst,vea,vea-no-prompt,vea-both"))
 GOOD = {
@@ -75,14 +75,7 @@ def augmented(tmp_path_factory, model_dir, local_ray) -> Path:
                 sink.write({"__key__": "broken", "json": broken, "png": b"not a png"})
     output = root / "augmented"
     summary = run_augment_job(
-        AugmentJob(
-            input=str(root / "in-{00000..00001}.tar"),
-            output=output,
-            model=str(model_dir),
-            layers=(1, 2),
-            loading=ModelOptions(dtype="float32", device="cpu"),
-            settings=AugmentSettings(batch_size=4),
-        ),
+        tiny_augment_job(str(root / "in-{00000..00001}.tar"), output, model_dir),
         show_progress=False,
     )
     assert summary.ok == 6 and summary.errors == 1

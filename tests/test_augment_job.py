@@ -25,12 +25,11 @@ import ray
 import webdataset as wds
 from PIL import Image
 from synthetic_images import encoded, noise_image
+from tiny_jobs import tiny_augment_job
 
 from vea_augment.data.images import decode_image
 from vea_augment.jobs.augment import AugmentJob, run_augment_job
-from vea_augment.options import ModelOptions
 from vea_augment.schemas.sidecar import VEASidecar
-from vea_augment.steps.augment import AugmentSettings
 
 MAX_PIXELS = 1_000_000
 
@@ -135,15 +134,8 @@ def all_failures(output: Path) -> dict[str, str]:
 
 
 def make_job(source: str, output: Path, model_dir: Path, **overrides) -> AugmentJob:
-    settings = AugmentSettings(batch_size=3, max_pixels=MAX_PIXELS)
-    return AugmentJob(
-        input=source,
-        output=output,
-        model=str(model_dir),
-        layers=(1, 2),
-        loading=ModelOptions(dtype="float32", device="cpu"),
-        settings=settings,
-        **overrides,
+    return tiny_augment_job(
+        source, output, model_dir, batch_size=3, max_pixels=MAX_PIXELS, **overrides
     )
 
 

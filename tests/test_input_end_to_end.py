@@ -12,26 +12,19 @@ import ray
 import webdataset as wds
 from click.testing import CliRunner
 from reader_inputs import hub_layout, image_bytes
+from tiny_jobs import tiny_augment_job
 
 from vea_augment.cli import cli
 from vea_augment.data.augmented import OriginalImages
 from vea_augment.data.writer import MANIFEST_NAME
 from vea_augment.errors import ConfigError
 from vea_augment.jobs.augment import AugmentJob, run_augment_job
-from vea_augment.options import InputOptions, ModelOptions
-from vea_augment.steps.augment import AugmentSettings
+from vea_augment.options import InputOptions
 
 
 def make_job(source: str, output, model_dir, **overrides) -> AugmentJob:
-    return AugmentJob(
-        input=source,
-        output=output,
-        model=str(model_dir),
-        layers=(1, 2),
-        loading=ModelOptions(dtype="float32", device="cpu"),
-        settings=AugmentSettings(batch_size=3, max_pixels=1_000_000),
-        num_actors=1,
-        **overrides,
+    return tiny_augment_job(
+        source, output, model_dir, batch_size=3, max_pixels=1_000_000, num_actors=1, **overrides
     )
 
 

@@ -15,6 +15,7 @@ TORCH_FREE = ("method", "schemas")
 #: of a lower rank (the package root's lazy API is left out: it imports nothing on load).
 ROOM_RANKS = {
     "_version": 0,
+    "_lazy": 0,
     "errors": 0,
     "fallback": 1,
     "schemas": 1,

@@ -14,10 +14,9 @@ from collections.abc import Iterator
 import pytest
 import webdataset as wds
 from synthetic_images import encoded, noise_image
+from tiny_jobs import tiny_augment_job
 
 from vea_augment.jobs.augment import AugmentJob, run_augment_job
-from vea_augment.options import ModelOptions
-from vea_augment.steps.augment import AugmentSettings
 
 moto_server = pytest.importorskip("moto.server")
 s3fs = pytest.importorskip("s3fs")
@@ -74,15 +73,7 @@ def input_shards(tmp_path_factory) -> str:
 
 
 def _job(source: str, output: str, model_dir) -> AugmentJob:
-    return AugmentJob(
-        input=source,
-        output=output,
-        model=str(model_dir),
-        layers=(1, 2),
-        loading=ModelOptions(dtype="float32", device="cpu"),
-        settings=AugmentSettings(batch_size=4),
-        num_actors=1,
-    )
+    return tiny_augment_job(source, output, model_dir, num_actors=1)
 
 
 def _keys_in_bucket(fs: s3fs.S3FileSystem, prefix: str) -> Counter[str]:

@@ -14,9 +14,7 @@ folder owns what.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from vea_augment._lazy import lazy_attributes
 from vea_augment._version import __version__
 
 _PUBLIC: dict[str, str] = {
@@ -53,14 +51,4 @@ _PUBLIC: dict[str, str] = {
 __all__ = ["__version__", *sorted(_PUBLIC)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vea_augment' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC, globals())

@@ -6,8 +6,7 @@ Names are imported on first use: importing one piece of the math (say ``types`` 
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vea_augment._lazy import lazy_attributes
 
 _HOMES: dict[str, str] = {
     "NORMALIZER_NAME": "vea_augment.method.answer_metrics",
@@ -43,14 +42,4 @@ _HOMES: dict[str, str] = {
 __all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'vea_augment.method' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+__getattr__, __dir__ = lazy_attributes(__name__, _HOMES, globals())
