@@ -45,7 +45,6 @@ from vea_augment.steps.profile import ProfileSample
 #: ``question``: the question's own tokens, the paper release's text section; ``text``: every
 #: non-image token of the prompt (instructions and chat-template tokens too).
 SECTIONS = ("question", "text", "image", "evidence", "non_evidence")
-SPLITS = ("all", "correct", "incorrect")
 CONTACT_SHEET_SAMPLES = 12
 
 
