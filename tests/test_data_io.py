@@ -113,6 +113,29 @@ def test_webdataset_samples_arrive_in_order_with_record_and_image(tmp_path):
     assert samples[1].record["id"] == "id1"
 
 
+def test_visual_cot_field_names_in_a_tar_record_map_onto_the_contract(tmp_path):
+    """A tar record with Visual-CoT's ``answer``/``bboxs``/``question_id`` gets ``answers``,
+    ``evidence_boxes`` and ``id`` as a JSONL line does; fields it has are never replaced."""
+    path = tmp_path / "v.tar"
+    visual_cot = {"question": "Q?", "answer": "7", "bboxs": [[1, 2, 3, 4]], "question_id": 12}
+    own = {"id": "mine", "question": "Q?", "answer": "x", "answers": ["a", "b"]}
+    _write_tar(
+        path,
+        [
+            {"__key__": "v", "json": visual_cot, "png": _png()},
+            {"__key__": "o", "json": own, "png": _png()},
+        ],
+    )
+    first, second = read_shard(ShardTask(0, "webdataset", str(path)))
+    assert first.record == {
+        **visual_cot,
+        "answers": ["7"],
+        "evidence_boxes": [[1, 2, 3, 4]],
+        "id": "12",
+    }
+    assert second.record == own
+
+
 def test_pickle_members_are_refused_never_loaded(tmp_path):
     path = tmp_path / "s.tar"
     _write_tar(

@@ -25,27 +25,33 @@ Item = tuple[int, str, dict[str, Any] | None, str | None]
 Converter = Callable[[dict[str, Any], int, str], tuple[dict[str, Any], str | None]]
 
 
-def _normalise_record(record: dict[str, Any], line_number: int, tag: str = "L") -> dict[str, Any]:
-    """Map Visual-CoT's own fields onto the input contract, keeping every original field.
+def contract_aliases(record: dict[str, Any]) -> dict[str, Any]:
+    """Visual-CoT's field names mapped onto the input contract, every original field kept.
 
-    Visual-CoT lines carry ``question``, one ``answer`` string, ``image``, ``bboxs`` (pixel
-    xyxy) and ``dataset``; the contract wants ``answers`` and ``evidence_boxes`` and an id
-    (without one: the image's stem and ``-L<line>``, or ``-R<record>`` in a JSON list).
+    Visual-CoT records carry one ``answer`` string, ``bboxs`` (pixel xyxy) and sometimes a
+    ``question_id``; the contract wants ``answers``, ``evidence_boxes`` and ``id``. A field
+    the record already has is never replaced. Records in tars and in files alike.
     """
     normalised = dict(record)
     if "answers" not in normalised and isinstance(normalised.get("answer"), str):
         normalised["answers"] = [normalised["answer"]]
     if "evidence_boxes" not in normalised and "bboxs" in normalised:
         normalised["evidence_boxes"] = normalised["bboxs"]
+    if "id" not in normalised and "question_id" in normalised:
+        normalised["id"] = str(normalised["question_id"])
+    return normalised
+
+
+def _normalise_record(record: dict[str, Any], line_number: int, tag: str = "L") -> dict[str, Any]:
+    """:func:`contract_aliases`, and an id where the record has none: the image's stem and
+    ``-L<line>`` (``-R<record>`` in a JSON list)."""
+    normalised = contract_aliases(record)
     if "id" not in normalised:
-        if "question_id" in normalised:
-            normalised["id"] = str(normalised["question_id"])
-        else:
-            image = normalised.get("image")
-            if isinstance(image, list) and image:
-                image = image[0]
-            stem = Path(str(image or "sample")).stem
-            normalised["id"] = f"{stem}-{tag}{line_number}"
+        image = normalised.get("image")
+        if isinstance(image, list) and image:
+            image = image[0]
+        stem = Path(str(image or "sample")).stem
+        normalised["id"] = f"{stem}-{tag}{line_number}"
     return normalised
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from webdataset.gopen import gopen
 
 from vea_augment.data.keys import escape_key, split_member_name
+from vea_augment.data.readers.records import contract_aliases
 from vea_augment.data.readers.sample import IMAGE_EXTENSIONS, RawSample
 
 RECORD_EXTENSION = "json"
@@ -56,7 +57,7 @@ def _assemble(key: str, members: dict[str, bytes]) -> RawSample:
     if not isinstance(record, dict):
         sample.error = f"the .json record is a {type(record).__name__}, not an object"
         return sample
-    sample.record = record
+    sample.record = contract_aliases(record)
     if not images:
         sample.error = f"no image member (one of: {', '.join(IMAGE_EXTENSIONS)})"
         return sample
