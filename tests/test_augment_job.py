@@ -240,7 +240,7 @@ def test_a_killed_driver_resumes_without_redoing_finished_shards(
         sys.executable, "-m", "vea_augment.cli", "augment", "--model", str(model_dir),
         "--layers", "1,2", "--input", many_small_shards, "--output", str(output),
         "--num-actors", "1", "--dtype", "float32", "--device", "cpu",
-        "--max-pixels", str(MAX_PIXELS), "--no-progress",
+        "--max-image-pixels", str(MAX_PIXELS), "--no-progress",
     ]  # fmt: skip
     driver = subprocess.Popen(command, start_new_session=True, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240

@@ -56,7 +56,14 @@ DEMO_OUTPUT = "vea-demo"
 DTYPE = "auto"
 """``auto`` is bfloat16 on CUDA and float32 on the CPU."""
 ATTN_IMPLEMENTATION = "sdpa"
-"""The attention kernel the model runs; the capture wrapper wraps it (never eager)."""
+"""The attention kernel the model runs; the capture wrapper wraps it. ``eager`` has no entry
+in transformers' ``AttentionInterface`` to wrap, so with ``eager`` the language model's
+capture wraps sdpa (same rows within float32 rounding; the vision tower stays eager)."""
+ATTN_IMPLEMENTATIONS = ("sdpa", "flash_attention_2", "flex_attention", "eager")
+"""What ``--attn-implementation`` accepts."""
+PROCESSOR_PIXELS_CEILING = 50_000_000
+"""A ``--min-pixels``/``--max-pixels`` processor budget above this is refused: it is almost
+surely the old meaning of ``--max-pixels`` (now ``--max-image-pixels``, a bomb limit)."""
 
 # Attribution, profiling and analysis
 ATTRIBUTION_BATCH_SIZE = 4
@@ -195,6 +202,12 @@ class ModelOptions:
     trust_remote_code: bool = False
     attn_implementation: str = ATTN_IMPLEMENTATION
     local_files_only: bool = False
+    revision: str | None = None
+    """Hub revision (branch, tag or commit) of the model and its processor."""
+    min_pixels: int | None = None
+    """Qwen-style processors: the fewest pixels an image is resized to (None: the checkpoint's)."""
+    max_pixels: int | None = None
+    """Qwen-style processors: the most pixels an image is resized to (None: the checkpoint's)."""
 
     def resolved_device(self) -> str:
         """The device to load on: the one given, else :func:`default_device`."""
@@ -208,6 +221,7 @@ __all__ = [
     "ANSWER_BATCH_SIZE",
     "API_KEY_ENV",
     "ATTN_IMPLEMENTATION",
+    "ATTN_IMPLEMENTATIONS",
     "ATTRIBUTION_BATCH_SIZE",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
@@ -235,6 +249,7 @@ __all__ = [
     "METHODS",
     "ON_ERROR",
     "PREDICTIONS_OUTPUT",
+    "PROCESSOR_PIXELS_CEILING",
     "PROFILE_LIMIT",
     "PROFILE_OUTPUT",
     "QUESTION_FIELDS",

@@ -14,6 +14,7 @@ from vea_augment.cli.analyze import analyze_command
 from vea_augment.cli.answer import answer_command
 from vea_augment.cli.augment import augment_command
 from vea_augment.cli.common import ReportingGroup
+from vea_augment.cli.config import apply_group_options, group_options
 from vea_augment.cli.demo import demo_command
 from vea_augment.cli.export import export_command
 from vea_augment.cli.info import models_command, self_check_command
@@ -23,7 +24,9 @@ from vea_augment.cli.score import score_command
 
 @click.group(cls=ReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vea-augment")
-def cli() -> None:
+@group_options
+@click.pass_context
+def cli(ctx: click.Context, config_file, quiet: bool, log_level: str | None) -> None:
     """Visual Evidence Augmentation (VEA, arXiv 2510.17771) at dataset scale.
 
     A VLM's deep layers attend to the evidence region of an image even when it then answers
@@ -40,7 +43,10 @@ def cli() -> None:
       demo      the whole flow on a bundled synthetic corpus and tiny model, offline
       models    supported model families and the paper's published layers
       self-check  verify this installation (versions, contracts, the math, Ray)
+
+    Group options go before the command: vea-augment -q --config run.toml augment ...
     """
+    apply_group_options(ctx, config_file, quiet, log_level)
 
 
 for _command in (

@@ -60,7 +60,7 @@ def analyze_command(**options: Any) -> None:
         batch_size=options["batch_size"],
         show_progress=not options["no_progress"],
         reading=common.input_options(options),
-        max_pixels=options["max_pixels"],
+        max_pixels=options["max_image_pixels"],
         protocol=options["protocol"],
     )
     right = sum(sample.correct for sample in analysis.samples)

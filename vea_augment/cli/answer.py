@@ -86,6 +86,12 @@ def endpoint_settings(values: dict[str, Any]) -> Any:
     is_flag=True,
     help="Answer again the predictions that failed last time.",
 )
+@common.count_option(
+    "--limit",
+    None,
+    "Answer only the first N samples of the shards, under every method (a quick look; a "
+    "later run without it appends the rest).",
+)
 @common.num_actors_option("Answering actors")
 @common.model_loading_options
 @common.ray_options
@@ -116,6 +122,7 @@ def answer_command(**options: Any) -> None:
         methods=tuple(parse_methods(options["methods"])),
         **common.placement(options),
         retry_errors=options["retry_errors"],
+        limit=options["limit"],
     )
     summary = run_answer_job(job, show_progress=not options["no_progress"])
     common.finish(summary, f"predictions: {job.output}")

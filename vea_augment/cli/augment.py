@@ -50,6 +50,12 @@ def mask_config(values: dict[str, Any]) -> MaskConfig:
 )
 @mask_options
 @common.count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
+@common.count_option(
+    "--limit",
+    None,
+    "Augment only the first N samples (a quick look): whole shards, and the shard N falls "
+    "in written as partial (stats _stats/shard-N.partial.json), which any later run redoes.",
+)
 @common.num_actors_option("Model actors")
 @common.option("--keep-original", is_flag=True, help="Also store the original image (orig.<ext>).")
 @common.option(
@@ -90,11 +96,11 @@ def augment_command(**options: Any) -> None:
         loading=common.model_options(options),
         settings=AugmentSettings(
             mask=mask,
-            **common.pick(
-                options, "batch_size", "keep_original", "image_format", "on_error", "max_pixels"
-            ),
+            **common.pick(options, "batch_size", "keep_original", "image_format", "on_error"),
+            max_pixels=options["max_image_pixels"],
         ),
         reading=common.input_options(options),
+        limit=options["limit"],
         **common.placement(options),
     )
     click.echo(f"layers {','.join(map(str, layers))} ({layer_source})", err=True)

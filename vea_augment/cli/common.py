@@ -114,7 +114,44 @@ def layer_options(profile_help: str, layers_help: str) -> Decorator:
     return apply_all(option("--layers", help=layers_help), option("--profile", help=profile_help))
 
 
-progress_option = option("--no-progress", is_flag=True, help="No progress bar.")
+def _quiet_means_no_progress(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """--no-progress, or -q on the ``cli`` group (warnings only, no progress bars)."""
+    root = ctx.find_root()
+    return bool(value or (isinstance(root.obj, dict) and root.obj.get("quiet")))
+
+
+progress_option = option(
+    "--no-progress",
+    is_flag=True,
+    callback=_quiet_means_no_progress,
+    help="No progress bar (also implied by vea-augment -q).",
+)
+
+
+def _processor_pixels(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value is not None and value > defaults.PROCESSOR_PIXELS_CEILING:
+        flag = param.opts[0]
+        raise click.BadParameter(
+            f"{value:,} pixels is not a sensible processor budget (above "
+            f"{defaults.PROCESSOR_PIXELS_CEILING:,}). {flag} is the image processor's resize "
+            "budget (Qwen-style min_pixels/max_pixels); the decompression-bomb limit that "
+            "--max-pixels used to set is now --max-image-pixels.",
+            ctx=ctx,
+            param=param,
+        )
+    return value
+
+
+def _pixel_budget(name: str, bound: str) -> Decorator:
+    return option(
+        name,
+        type=click.IntRange(min=1),
+        callback=_processor_pixels,
+        help=f"Image processor budget: resize each image to at {bound} this many pixels "
+        "(Qwen-style processors' min_pixels/max_pixels; default: the checkpoint's; an error "
+        "for processors without them). Not the decompression-bomb limit (--max-image-pixels).",
+    )
+
 
 model_loading_options = apply_all(
     option(
@@ -125,8 +162,23 @@ model_loading_options = apply_all(
     ),
     option("--device", help="Device for the model (default: cuda if there, else cpu)."),
     option("--trust-remote-code", is_flag=True, help="Allow the checkpoint's own code."),
+    option(
+        "--revision",
+        help="Hub revision (branch, tag or commit) of the model and its processor "
+        "(default: the main branch).",
+    ),
+    option(
+        "--attn-implementation",
+        default=defaults.ATTN_IMPLEMENTATION,
+        type=click.Choice(defaults.ATTN_IMPLEMENTATIONS),
+        help="The model's attention kernel; attribution wraps it (with eager, the language "
+        "model's capture wraps sdpa: same rows, eager cannot be wrapped).",
+    ),
+    _pixel_budget("--min-pixels", "least"),
+    _pixel_budget("--max-pixels", "most"),
 )
-"""--dtype, --device and --trust-remote-code, for every command that loads a model."""
+"""--dtype, --device, --trust-remote-code, --revision, --attn-implementation and the
+processor's --min-pixels/--max-pixels, for every command that loads a model."""
 
 
 def model_options(values: Mapping[str, Any]) -> ModelOptions:
@@ -135,7 +187,25 @@ def model_options(values: Mapping[str, Any]) -> ModelOptions:
         dtype=str(values["dtype"]),
         device=values["device"],
         trust_remote_code=bool(values["trust_remote_code"]),
+        **pick(values, "revision", "attn_implementation", "min_pixels", "max_pixels"),
     )
+
+
+def _no_processor(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None:
+        raise click.UsageError(
+            f"{ctx.info_name} loads no model or processor, so --max-pixels (the image "
+            "processor's resize budget) does not apply here; the decompression-bomb limit "
+            "is --max-image-pixels (profile, augment, analyze).",
+            ctx=ctx,
+        )
+    return value
+
+
+no_processor_pixels = click.option(
+    "--max-pixels", hidden=True, expose_value=False, callback=_no_processor, type=int
+)
+"""A hidden --max-pixels for commands without a processor (score, export): a clear error."""
 
 
 INPUT_HELP = (
@@ -178,10 +248,11 @@ input_reading_options = apply_all(
         "file's folder, or the input folder of a table).",
     ),
     option(
-        "--max-pixels",
+        "--max-image-pixels",
         default=defaults.MAX_IMAGE_PIXELS,
-        type=int,
-        help="Refuse images with more pixels (decompression bombs).",
+        type=click.IntRange(min=1),
+        help="Refuse input images with more pixels (decompression bombs); was --max-pixels, "
+        "which now sets the image processor's resize budget.",
     ),
     option(
         "--input-format",

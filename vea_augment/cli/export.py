@@ -61,6 +61,7 @@ def _choice(literal: Any) -> click.Choice:
     "image). Without it the export is still written, every left-out sample is listed, and "
     "the command exits 1.",
 )
+@common.no_processor_pixels
 @common.progress_option
 def export_command(**options: Any) -> None:
     """Export augmented shards for fine-tuning: LLaVA JSON, ShareGPT JSONL, parquet.

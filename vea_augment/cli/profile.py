@@ -54,7 +54,7 @@ def profile_command(**options: Any) -> None:
         rule=options["label_rule"],
         **common.pick(options, "output", "limit", "top_frac", "per_head", "batch_size"),
         reading=common.input_options(options),
-        max_pixels=options["max_pixels"],
+        max_pixels=options["max_image_pixels"],
         **common.placement(options),
     )
     profile = run_profile_job(job, show_progress=not options["no_progress"])

@@ -25,6 +25,7 @@ from vea_augment.cli import common
     type=click.IntRange(min=0),
     help="Bootstrap resamples for the 95 % intervals (0: no intervals).",
 )
+@common.no_processor_pixels
 @common.option("--seed", default=defaults.BOOTSTRAP_SEED, help="Bootstrap seed.")
 @common.option(
     "--protocols",

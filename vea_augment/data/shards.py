@@ -40,9 +40,16 @@ class ShardTask:
     split: str | None = None
     hf_config: str | None = None
     columns: ColumnMapping = field(default_factory=ColumnMapping)
+    limit: int | None = None
+    """Read only the first ``limit`` samples (``--limit`` cut this shard short): the output
+    shard is partial, and its statistics say so (``writer.partial_stats_name``)."""
 
     def describe(self) -> str:
         """The shard in words: the tar, or the file (or hub split) and its range."""
+        cut = f" (first {self.limit} samples)" if self.limit is not None else ""
+        return self._where() + cut
+
+    def _where(self) -> str:
         what = _UNITS.get(self.kind, "rows")
         if not what:
             return self.source

@@ -51,6 +51,12 @@ def stats_name(index: int) -> str:
     return f"{STATS_DIR}/shard-{index:05d}.json"
 
 
+def partial_stats_name(index: int) -> str:
+    """Statistics of a shard that ``--limit`` cut short: not the done marker, so a later run
+    redoes the shard (and removes this file)."""
+    return f"{STATS_DIR}/shard-{index:05d}.partial.json"
+
+
 def shard_path(output_dir: Path, index: int) -> Path:
     return Path(output_dir) / shard_name(index)
 
@@ -153,19 +159,27 @@ class ShardWriter:
             info.uname = info.gname = ""
             self._tar.addfile(info, io.BytesIO(data))
 
-    def commit(self, stats: ShardStats) -> str:
-        """Finish the tar and make the shard visible with its statistics (the commit rule)."""
+    def commit(self, stats: ShardStats, partial: bool = False) -> str:
+        """Finish the tar and make the shard visible with its statistics (the commit rule).
+
+        ``partial`` (a shard cut short by ``--limit``): the statistics go to
+        :func:`partial_stats_name`, so the shard never counts as finished."""
         self._tar.close()
         self._handle.flush()
         os.fsync(self._handle.fileno())
         self._handle.close()
+        final_stats = partial_stats_name(self.index) if partial else stats_name(self.index)
+        if self.store.exists(stats_name(self.index)):
+            self.store.remove(stats_name(self.index))
         if self.store.local:
-            self.store.write_json(stats_name(self.index), stats)
+            self.store.write_json(final_stats, stats)
             os.replace(self._temporary, self.store.local_path(self.name))
         else:
             self.store.upload(self._temporary, self.name)
-            self.store.write_json(stats_name(self.index), stats)
+            self.store.write_json(final_stats, stats)
             self._temporary.unlink(missing_ok=True)
+        if not partial and self.store.exists(partial_stats_name(self.index)):
+            self.store.remove(partial_stats_name(self.index))
         self._committed = True
         return self.final_path
 

@@ -26,6 +26,7 @@ from vea_augment.data.predictions_file import (
     append_predictions,
     prepare_for_resume,
 )
+from vea_augment.data.readers import first_samples
 from vea_augment.data.sources import ShardTask, plan_shards
 from vea_augment.distributed.pool import PoolRequest, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
@@ -53,6 +54,8 @@ class AnswerJob(PoolJob):
     backend: BackendSpec
     methods: tuple[MethodSpec, ...]
     retry_errors: bool = False
+    limit: int | None = None
+    """Only the first ``limit`` samples of the shards (every method for each)."""
 
 
 @dataclass
@@ -118,7 +121,7 @@ class AnswerActor:
 def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
     """Run (or resume) the answer job and append its predictions to ``job.output``."""
     started = time.perf_counter()
-    tasks = plan_shards(job.input)
+    tasks = first_samples(plan_shards(job.input), job.limit)
     resume = prepare_for_resume(job.output, job.backend.model, job.retry_errors)
     work = [AnswerShard(task, resume.skip_for(shard_number(task))) for task in tasks]
     counts: Counter[str] = Counter()

@@ -16,6 +16,7 @@ from typing import Any
 import ray
 
 from vea_augment._version import __version__
+from vea_augment.data.readers import first_samples
 from vea_augment.data.sources import ShardTask, plan_input
 from vea_augment.data.store import OutputStore, is_url
 from vea_augment.data.writer import (
@@ -46,6 +47,9 @@ class AugmentJob(PoolJob):
     loading: ModelOptions = field(default_factory=ModelOptions)
     settings: AugmentSettings = field(default_factory=AugmentSettings)
     reading: InputOptions = field(default_factory=InputOptions)
+    limit: int | None = None
+    """Only the first ``limit`` samples: whole shards, and the shard it falls in written as
+    partial (its stats under ``_stats/shard-N.partial.json``, redone by any later run)."""
 
 
 @dataclass
@@ -138,6 +142,7 @@ def _manifest(job: AugmentJob, store: OutputStore) -> JobManifest:
         **reading,
         "num_actors": job.num_actors,
         "address": job.address,
+        "limit": job.limit,
     }
     return JobManifest(
         command="augment",
@@ -165,7 +170,7 @@ def _committed_total(store: OutputStore, task: ShardTask) -> int:
 def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
     """Run (or resume) the job: skip committed shards, augment the rest on the actor pool."""
     started = time.perf_counter()
-    tasks = plan_input(job.input, job.reading)
+    tasks = first_samples(plan_input(job.input, job.reading), job.limit)
     store = OutputStore(job.output)
     store.make_root()
     remove_stale_temporaries(store)

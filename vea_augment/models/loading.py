@@ -45,6 +45,7 @@ def load_model_and_processor(
     common = {
         "trust_remote_code": options.trust_remote_code,
         "local_files_only": options.local_files_only,
+        "revision": options.revision,
     }
     try:
         processor = AutoProcessor.from_pretrained(source, **common)
@@ -56,8 +57,40 @@ def load_model_and_processor(
         )
     except OSError as error:
         raise ConfigError(f"cannot load model {source!r}: {error}") from error
+    set_processor_pixels(processor, options.min_pixels, options.max_pixels)
     model.to(device).eval()
     tokenizer = getattr(processor, "tokenizer", None)
     if tokenizer is not None:
         tokenizer.padding_side = "left"
     return model, processor
+
+
+_PIXEL_SIZE_KEYS = {"min_pixels": "shortest_edge", "max_pixels": "longest_edge"}
+
+
+def set_processor_pixels(processor: Any, min_pixels: int | None, max_pixels: int | None) -> None:
+    """Set a Qwen-style image processor's pixel budget (``min_pixels``/``max_pixels``).
+
+    Both None leaves the checkpoint's own. A processor without those attributes is a
+    ConfigError naming its class (its image size is set some other way).
+    """
+    wanted = {"min_pixels": min_pixels, "max_pixels": max_pixels}
+    wanted = {name: value for name, value in wanted.items() if value is not None}
+    if not wanted:
+        return
+    image_processor = getattr(processor, "image_processor", processor)
+    missing = [name for name in wanted if not hasattr(image_processor, name)]
+    if missing:
+        raise ConfigError(
+            f"--{missing[0].replace('_', '-')} needs a Qwen-style image processor with "
+            f"min_pixels/max_pixels; {type(image_processor).__name__} has none"
+        )
+    low = wanted.get("min_pixels", getattr(image_processor, "min_pixels", None))
+    high = wanted.get("max_pixels", getattr(image_processor, "max_pixels", None))
+    if low is not None and high is not None and low > high:
+        raise ConfigError(f"min_pixels {low} is above max_pixels {high}")
+    size = getattr(image_processor, "size", None)
+    for name, value in wanted.items():
+        setattr(image_processor, name, value)
+        if isinstance(size, dict) and _PIXEL_SIZE_KEYS[name] in size:
+            size[_PIXEL_SIZE_KEYS[name]] = value

@@ -391,5 +391,5 @@ def augment_shard(
             started=started_at,
             finished=_now(),
         )
-        writer.commit(stats)
+        writer.commit(stats, partial=task.limit is not None)
     return stats

@@ -11,7 +11,9 @@ under a pixel limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from itertools import islice
 
 from vea_augment.data.keys import escape_key
 from vea_augment.data.readers.llava import read_llava_json_shard, read_llava_jsonl_shard
@@ -41,12 +43,40 @@ READERS: dict[str, Reader] = {
 
 
 def read_shard(task: ShardTask) -> Iterator[RawSample]:
-    """Yield every sample of an input shard, readable or not, in input order."""
+    """Yield every sample of an input shard (the first ``task.limit`` if set), readable or
+    not, in input order."""
     reader = READERS.get(task.kind)
     if reader is None:
         key = escape_key(f"shard{task.index}")
         return iter([RawSample(key=key, error=f"no reader for shards of kind {task.kind!r}")])
-    return reader(task)
+    samples = reader(task)
+    return samples if task.limit is None else islice(samples, task.limit)
+
+
+def _shard_size(task: ShardTask) -> int:
+    if task.kind != "webdataset" and task.stop is not None:
+        return task.stop - task.start
+    return sum(1 for _ in READERS[task.kind](task)) if task.kind in READERS else 1
+
+
+def first_samples(tasks: Sequence[ShardTask], limit: int | None) -> list[ShardTask]:
+    """The shards holding the first ``limit`` samples (all of them when None), in order.
+
+    Whole shards stay as they are; the shard the limit falls in gets ``limit`` set (it will
+    be written as partial). A tar's size is found by reading it once, so only the shards
+    before the limit are read.
+    """
+    if limit is None:
+        return list(tasks)
+    kept: list[ShardTask] = []
+    left = limit
+    for task in tasks:
+        if left <= 0:
+            break
+        size = _shard_size(task)
+        kept.append(task if size <= left else replace(task, limit=left))
+        left -= size
+    return kept
 
 
 __all__ = [
@@ -55,6 +85,7 @@ __all__ = [
     "UNSAFE_EXTENSIONS",
     "RawSample",
     "_normalise_record",
+    "first_samples",
     "image_extension",
     "read_json_list_shard",
     "read_jsonl_shard",
