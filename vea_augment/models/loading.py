@@ -79,18 +79,33 @@ def set_processor_pixels(processor: Any, min_pixels: int | None, max_pixels: int
     if not wanted:
         return
     image_processor = getattr(processor, "image_processor", processor)
-    missing = [name for name in wanted if not hasattr(image_processor, name)]
+    size = getattr(image_processor, "size", None)
+
+    def in_size(name: str) -> int | None:  # a dict, or transformers' SizeDict
+        key = _PIXEL_SIZE_KEYS[name]
+        return size.get(key) if isinstance(size, dict) else getattr(size, key, None)
+
+    def has(name: str) -> bool:
+        return hasattr(image_processor, name) or in_size(name) is not None
+
+    def current(name: str) -> int | None:
+        return getattr(image_processor, name, None) or in_size(name)
+
+    missing = [name for name in wanted if not has(name)]
     if missing:
         raise ConfigError(
             f"--{missing[0].replace('_', '-')} needs a Qwen-style image processor with "
             f"min_pixels/max_pixels; {type(image_processor).__name__} has none"
         )
-    low = wanted.get("min_pixels", getattr(image_processor, "min_pixels", None))
-    high = wanted.get("max_pixels", getattr(image_processor, "max_pixels", None))
+    low = wanted.get("min_pixels", current("min_pixels"))
+    high = wanted.get("max_pixels", current("max_pixels"))
     if low is not None and high is not None and low > high:
         raise ConfigError(f"min_pixels {low} is above max_pixels {high}")
-    size = getattr(image_processor, "size", None)
     for name, value in wanted.items():
-        setattr(image_processor, name, value)
-        if isinstance(size, dict) and _PIXEL_SIZE_KEYS[name] in size:
-            size[_PIXEL_SIZE_KEYS[name]] = value
+        if hasattr(image_processor, name):
+            setattr(image_processor, name, value)
+        if in_size(name) is not None:
+            if isinstance(size, dict):
+                size[_PIXEL_SIZE_KEYS[name]] = value
+            else:
+                setattr(size, _PIXEL_SIZE_KEYS[name], value)
