@@ -17,6 +17,7 @@ import pytest
 import webdataset as wds
 from click.testing import CliRunner
 from PIL import Image
+from progress_bars import record_bars
 from synthetic_images import encoded, noise_image
 from tiny_jobs import tiny_augment_job
 
@@ -143,10 +144,14 @@ def test_a_kept_original_and_a_failed_sample_offer_the_right_images():
 
 
 def test_transformers_backend_answers_every_sample_under_every_method(
-    augmented, model_dir, tmp_path
+    augmented, model_dir, tmp_path, monkeypatch
 ):
     output = tmp_path / "predictions.jsonl"
-    summary = run_answer_job(transformers_job(augmented, output, model_dir), show_progress=False)
+    bars = record_bars(monkeypatch)
+    summary = run_answer_job(transformers_job(augmented, output, model_dir), show_progress=True)
+    (bar,) = bars
+    assert bar.unit == "prediction" and bar.n == summary.written and max(bar.seen) == bar.n
+    assert bar.postfix["shards"] == "2/2"
     lines = read_predictions(output)
     assert lines.malformed == []
     predictions = by_pair(lines.predictions)

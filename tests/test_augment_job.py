@@ -24,6 +24,7 @@ import pytest
 import ray
 import webdataset as wds
 from PIL import Image
+from progress_bars import record_bars
 from synthetic_images import encoded, noise_image
 from tiny_jobs import tiny_augment_job
 
@@ -266,3 +267,36 @@ def test_a_killed_driver_resumes_without_redoing_finished_shards(
         f"shard-{shard:05d}.tar" for shard in range(DRIVER_KILL_SHARDS)
     ]
     decode_image(samples["s0-0"]["png"])
+
+
+def test_the_bar_counts_every_sample_once_across_two_actors_and_a_killed_one(
+    local_ray, model_dir, many_small_shards, tmp_path, monkeypatch
+):
+    bars = record_bars(monkeypatch)
+    killed: list[str] = []
+
+    def kill_one_actor_mid_shard() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            if any(".tmp-" in p.name for p in tmp_path.glob("*")):
+                for actor in ray.util.list_named_actors(all_namespaces=True):
+                    if actor["name"].startswith("vea-augment-"):
+                        ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]))
+                        killed.append(actor["name"])
+                        break
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_one_actor_mid_shard)
+    killer.start()
+    job = tiny_augment_job(
+        many_small_shards, tmp_path, model_dir, batch_size=1, max_pixels=MAX_PIXELS, num_actors=2
+    )
+    summary = run_augment_job(job, show_progress=True)
+    killer.join()
+    assert killed and summary.actor_restarts >= 1 and not summary.shards_failed
+    (bar,) = bars
+    samples = DRIVER_KILL_SHARDS * 3
+    assert summary.samples == samples
+    assert bar.unit == "sample" and bar.total is None  # tars: the size is known when read
+    assert bar.n == samples and max(bar.seen) <= samples, bar.seen
+    assert bar.postfix["shards"] == f"{DRIVER_KILL_SHARDS}/{DRIVER_KILL_SHARDS}"

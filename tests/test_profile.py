@@ -17,6 +17,7 @@ import pytest
 import webdataset as wds
 from click.testing import CliRunner
 from PIL import Image
+from progress_bars import RecordingBar, record_bars
 from synthetic_images import encoded, noise_image
 
 from vea_augment.attribution.attributor import Attributor
@@ -95,9 +96,23 @@ def profile(profiling_input, model_dir, local_ray, tmp_path_factory) -> LayerPro
         top_frac=0.25,
         batch_size=3,
     )
-    result = run_profile_job(job, show_progress=False)
+    with pytest.MonkeyPatch.context() as patch:
+        bars = record_bars(patch)
+        result = run_profile_job(job, show_progress=True)
+    PROFILE_BARS[:] = bars
     assert LayerProfile.model_validate_json(output.read_text()) == result
     return result
+
+
+PROFILE_BARS: list[RecordingBar] = []
+
+
+def test_the_profile_bar_counts_every_profiled_sample_once(profile):
+    (bar,) = PROFILE_BARS
+    assert bar.unit == "sample" and bar.total is not None and bar.total >= 5
+    assert bar.n == bar.total and max(bar.seen) == bar.total
+    done, chunks = bar.postfix["shards"].split("/")
+    assert done == chunks and bar.postfix["failed"] == 0
 
 
 def test_the_profile_has_one_row_per_layer_and_chooses_the_planted_layer(profile):

@@ -7,6 +7,7 @@ everything down again; the augment and answer jobs differ only in the actor and 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ import ray
 from tqdm import tqdm
 
 from vea_augment.distributed.cluster import ActorPlan, connect, plan_actors
+from vea_augment.distributed.progress import POLL_SECONDS, PoolProgress
 from vea_augment.distributed.scheduler import ActorPool, ShardOutcome, ShardWork, run_shards
 from vea_augment.options import MAX_SHARD_ATTEMPTS
 
@@ -42,11 +44,53 @@ class PoolRequest:
 
 
 @dataclass(frozen=True)
+class Units:
+    """What the progress bar counts (``name``, e.g. "sample"): each work item's ``size``
+    (None: not known before it is done) and the units a finished item's statistics hold.
+
+    With units, the actor's method is called as ``method(item, reporter)`` and calls
+    ``reporter(n)`` after each batch of ``n`` units.
+    """
+
+    name: str
+    size: Callable[[ShardWork], int | None]
+    done: Callable[[dict[str, Any]], int]
+
+
+@dataclass(frozen=True)
 class PoolResult:
-    """The plan that ran and how many actors had to be replaced."""
+    """The plan that ran, how many actors had to be replaced and the units counted."""
 
     plan: ActorPlan
     restarts: int
+    units_done: int = 0
+
+
+class _BarWatcher:
+    """Feeds the actors' batch reports and the shards' ends into the bar."""
+
+    def __init__(self, bar: tqdm, units: Units) -> None:
+        self.bar, self.units, self.progress = bar, units, PoolProgress()
+
+    def start(self, key: int, attempt: int) -> Any:
+        return self.progress.start(key, attempt)
+
+    def abandon(self, key: int, attempt: int) -> None:
+        self.progress.poll()
+        self.progress.tracker.abandon(key, attempt)
+        self._show()
+
+    def finish(self, key: int, attempt: int, stats: dict[str, Any]) -> None:
+        self.progress.poll()
+        self.progress.tracker.finish(key, attempt, self.units.done(stats))
+        self._show()
+
+    def tick(self) -> None:
+        self.progress.poll()
+        self._show()
+
+    def _show(self) -> None:
+        self.bar.update(self.progress.tracker.done - self.bar.n)
 
 
 def distribute(
@@ -56,12 +100,14 @@ def distribute(
     on_done: Callable[[ShardOutcome], dict[str, Any]],
     label: str,
     show_progress: bool = True,
+    units: Units | None = None,
 ) -> PoolResult:
     """Run ``request.method(item)`` for every item on a pool of actors, then shut it down.
 
-    ``on_done`` handles one finished item and returns the progress bar's postfix fields.
-    Ray is started locally (and stopped afterwards) unless already running or an address
-    is given.
+    ``on_done`` handles one finished item and returns the progress bar's postfix fields
+    (shards done and failed are added). The bar counts ``units`` across all actors as they
+    report them, or else shards. Ray is started locally (and stopped afterwards) unless
+    already running or an address is given.
     """
     placement = request.placement
     started_ray = connect(placement.address)
@@ -80,23 +126,40 @@ def distribute(
             plan.num_actors,
             request.method,
         )
+        sizes = [units.size(item) if units else 1 for item in work]
         bar = tqdm(
-            total=len(work),
-            unit="shard",
+            total=None if None in sizes else sum(s or 0 for s in sizes),
+            unit=units.name if units else "shard",
             disable=not show_progress,
             desc=f"{label} ({plan.describe()})",
         )
+        watcher = _BarWatcher(bar, units) if units else None
+        ended = Counter[str]()
 
         def finished(outcome: ShardOutcome) -> None:
-            bar.set_postfix(**on_done(outcome))
-            bar.update(1)
+            ended["done" if outcome.stats is not None else "failed"] += 1
+            shards = {"shards": f"{ended['done']}/{len(work)}", "failed": ended["failed"]}
+            bar.set_postfix(**shards, **on_done(outcome))
+            if watcher is None:
+                bar.update(1)
 
         try:
-            run_shards(pool, list(work), is_committed, finished, placement.max_attempts)
+            run_shards(
+                pool,
+                list(work),
+                is_committed,
+                finished,
+                placement.max_attempts,
+                watcher,
+                POLL_SECONDS,
+            )
         finally:
             bar.close()
             pool.shutdown()
-        return PoolResult(plan, pool.replaced)
+            if watcher is not None:
+                watcher.progress.close()
+        done = watcher.progress.tracker.done if watcher else ended["done"]
+        return PoolResult(plan, pool.replaced, done)
     finally:
         if started_ray:
             ray.shutdown()

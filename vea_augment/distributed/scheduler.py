@@ -32,6 +32,20 @@ class ShardOutcome:
     stats: dict[str, Any] | None = None
     attempts: int = 0
     errors: list[str] = field(default_factory=list)
+    key: int = 0
+
+
+class AttemptWatcher(Protocol):
+    """Follows each attempt (for progress): ``start`` returns an extra argument for the
+    actor's method, ``tick`` is called while nothing finishes."""
+
+    def start(self, key: int, attempt: int) -> Any: ...
+
+    def abandon(self, key: int, attempt: int) -> None: ...
+
+    def finish(self, key: int, attempt: int, stats: dict[str, Any]) -> None: ...
+
+    def tick(self) -> None: ...
 
 
 class ActorPool:
@@ -43,8 +57,8 @@ class ActorPool:
         self.actors = [make_actor() for _ in range(size)]
         self.replaced = 0
 
-    def submit(self, actor: Any, task: ShardWork) -> ray.ObjectRef:
-        return getattr(actor, self._method).remote(task)
+    def submit(self, actor: Any, task: ShardWork, *extra: Any) -> ray.ObjectRef:
+        return getattr(actor, self._method).remote(task, *extra)
 
     def replace(self, actor: Any) -> Any:
         """Kill ``actor`` (if it still lives) and put a fresh one in its place."""
@@ -67,13 +81,18 @@ def run_shards(
     is_committed: Callable[[ShardWork], dict[str, Any] | None],
     on_done: Callable[[ShardOutcome], None],
     max_attempts: int = 3,
+    watcher: AttemptWatcher | None = None,
+    poll_seconds: float = 0.5,
 ) -> list[ShardOutcome]:
     """Process every task on the pool; a failed attempt is retried on a fresh actor.
 
     ``is_committed(task)`` returns the shard's committed statistics if its output exists
-    (then an actor error is ignored) or None. Returns one outcome per task.
+    (then an actor error is ignored) or None. A ``watcher`` sees every attempt start, fail
+    or finish, and ticks every ``poll_seconds`` while none ends. Returns one outcome per task.
     """
-    queue: deque[ShardOutcome] = deque(ShardOutcome(task) for task in tasks)
+    queue: deque[ShardOutcome] = deque(
+        ShardOutcome(task, key=key) for key, task in enumerate(tasks)
+    )
     idle = list(pool.actors)
     running: dict[ray.ObjectRef, tuple[Any, ShardOutcome]] = {}
     finished: list[ShardOutcome] = []
@@ -81,8 +100,13 @@ def run_shards(
         while queue and idle:
             actor, outcome = idle.pop(), queue.popleft()
             outcome.attempts += 1
-            running[pool.submit(actor, outcome.task)] = (actor, outcome)
-        ready, _ = ray.wait(list(running), num_returns=1)
+            extra = () if watcher is None else (watcher.start(outcome.key, outcome.attempts),)
+            running[pool.submit(actor, outcome.task, *extra)] = (actor, outcome)
+        timeout = None if watcher is None else poll_seconds
+        ready, _ = ray.wait(list(running), num_returns=1, timeout=timeout)
+        if not ready:
+            watcher.tick()  # type: ignore[union-attr]  # only a watcher sets a timeout
+            continue
         actor, outcome = running.pop(ready[0])
         try:
             outcome.stats = ray.get(ready[0])
@@ -98,9 +122,13 @@ def run_shards(
                 idle.append(pool.replace(actor))
             else:
                 idle.append(actor)
+            if outcome.stats is None and watcher is not None:
+                watcher.abandon(outcome.key, outcome.attempts)
             if outcome.stats is None and outcome.attempts < max_attempts:
                 queue.append(outcome)
                 continue
+        if outcome.stats is not None and watcher is not None:
+            watcher.finish(outcome.key, outcome.attempts, outcome.stats)
         finished.append(outcome)
         on_done(outcome)
     return finished

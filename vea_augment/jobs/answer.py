@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from vea_augment.data.predictions_file import (
 )
 from vea_augment.data.readers import first_samples
 from vea_augment.data.sources import ShardTask, plan_shards
-from vea_augment.distributed.pool import PoolRequest, distribute
+from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import worker_name
 from vea_augment.jobs import PoolJob
@@ -109,13 +110,21 @@ class AnswerActor:
         self.methods = methods
         self.name = worker_name()
 
-    def run_shard(self, work: AnswerShard) -> dict[str, Any]:
+    def run_shard(
+        self, work: AnswerShard, progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
         samples = read_answer_shard(work.shard, originals_beside(work.shard))
-        predictions = answer_samples(samples, self.methods, self.backend, work.skip)
+        predictions = answer_samples(
+            samples, self.methods, self.backend, work.skip, progress=progress
+        )
         return {
             "predictions": [p.model_dump(mode="json") for p in predictions],
             "worker": self.name,
         }
+
+
+#: The bar counts predictions (sample and method pairs); an augmented tar's size is unknown.
+PREDICTIONS = Units("prediction", lambda _: None, lambda stats: len(stats["predictions"]))
 
 
 def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
@@ -148,7 +157,9 @@ def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
         placement=job,
         use_gpus=job.backend.uses_gpu,
     )
-    result = distribute(request, work, lambda _: None, on_done, "answer", show_progress)
+    result = distribute(
+        request, work, lambda _: None, on_done, "answer", show_progress, PREDICTIONS
+    )
     already = sum(len(keys) for keys in resume.done_by_shard.values())
     return AnswerSummary(
         shards=len(tasks),

@@ -7,6 +7,7 @@ import os
 import platform
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -27,7 +28,7 @@ from vea_augment.data.writer import (
     stats_name,
 )
 from vea_augment.distributed.cluster import ActorPlan
-from vea_augment.distributed.pool import PoolRequest, distribute
+from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads, worker_name
 from vea_augment.errors import ConfigError
@@ -107,8 +108,12 @@ class AugmentActor:
         self.output = OutputStore(output)
         self.name = worker_name()
 
-    def run_shard(self, task: ShardTask) -> dict[str, Any]:
-        stats = augment_shard(task, self.attributor, self.settings, self.output, worker=self.name)
+    def run_shard(
+        self, task: ShardTask, progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
+        stats = augment_shard(
+            task, self.attributor, self.settings, self.output, progress, worker=self.name
+        )
         return stats.model_dump(mode="json")
 
     def where(self) -> str:
@@ -162,6 +167,16 @@ def _committed_stats(store: OutputStore, task: ShardTask) -> dict[str, Any] | No
     return None
 
 
+def shard_size(task: ShardTask) -> int | None:
+    """How many samples a shard holds, when its plan says (line and row ranges; not tars)."""
+    if task.kind == "webdataset" or task.stop is None:
+        return None
+    return task.stop - task.start
+
+
+SAMPLES = Units("sample", shard_size, lambda stats: int(stats["total"]))
+
+
 def _committed_total(store: OutputStore, task: ShardTask) -> int:
     stats = _committed_stats(store, task)
     return int(stats["total"]) if stats else 0
@@ -193,12 +208,7 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
                 counts["ok"] += outcome.stats["ok"]
                 counts["errors"] += outcome.stats["errors"]
                 reasons.update(outcome.stats["errors_by_reason"])
-            elapsed = time.perf_counter() - started
-            return {
-                "samples": counts["samples"],
-                "rate": f"{counts['samples'] / max(elapsed, 1e-9):.2f}/s",
-                "errors": counts["errors"],
-            }
+            return {"errors": counts["errors"]}
 
         request = PoolRequest(
             actor_class=AugmentActor,
@@ -221,6 +231,7 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
             on_done,
             "augment",
             show_progress,
+            SAMPLES,
         )
         plan, restarts = result.plan, result.restarts
     committed = (_committed_total(store, task) for task in tasks if task.index in done)

@@ -7,6 +7,7 @@ one actor per GPU scores its chunks; the driver combines the per-sample scores.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ import ray
 
 from vea_augment import options
 from vea_augment.data.writer import write_json_atomic
-from vea_augment.distributed.pool import PoolRequest, distribute
+from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads
 from vea_augment.jobs import PoolJob
@@ -74,18 +75,25 @@ class ProfileActor:
         self.attributor = Attributor.from_pretrained(model, [0], loading)
         self.rule, self.per_head, self.batch_size = rule, per_head, batch_size
 
-    def run_chunk(self, chunk: ProfileChunk) -> dict[str, Any]:
+    def run_chunk(
+        self, chunk: ProfileChunk, progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
         profiles: list[SampleProfile] = []
         samples = list(chunk.samples)
         for start in range(0, len(samples), self.batch_size):
             batch = samples[start : start + self.batch_size]
             profiles += profile_batch(self.attributor, batch, self.rule, self.per_head)
+            if progress is not None:
+                progress(len(batch))
         config = self.attributor.model.config
         return {
             "profiles": [asdict(profile) for profile in profiles],
             "num_layers": self.attributor.num_layers,
             "revision": getattr(config, "_commit_hash", None),
         }
+
+
+SAMPLES = Units("sample", lambda chunk: len(chunk.samples), lambda s: len(s["profiles"]))
 
 
 def _chunks(samples: list[ProfileSample], batch_size: int) -> list[ProfileChunk]:
@@ -129,7 +137,7 @@ def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile
             placement=job,
         )
         chunks = _chunks(samples, job.batch_size)
-        distribute(request, chunks, lambda _: None, on_done, "profile", show_progress)
+        distribute(request, chunks, lambda _: None, on_done, "profile", show_progress, SAMPLES)
     for failure in failures:
         excluded.append(ExcludedSample(id=failure.split(":")[0], reason=failure))
     profile = summarize_profile(

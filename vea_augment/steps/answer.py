@@ -53,6 +53,7 @@ def answer_samples(
     """
     slots: list[Prediction | None] = []
     pending: list[tuple[int, _Pending, AnswerRequest]] = []
+    reported = 0
 
     def flush() -> None:
         outcomes = backend.answer([request for _, _, request in pending])
@@ -62,9 +63,14 @@ def answer_samples(
             else:
                 fields = {"status": "error", "reason": outcome.error, "seconds": outcome.seconds}
             slots[slot] = _prediction(backend, item, outcome.prompt, **fields)
-        if progress is not None:
-            progress(len(pending))
         pending.clear()
+        report()
+
+    def report() -> None:
+        nonlocal reported
+        if progress is not None and len(slots) > reported:
+            progress(len(slots) - reported)
+        reported = len(slots)
 
     for sample in samples:
         for method in methods:
@@ -83,4 +89,5 @@ def answer_samples(
                 flush()
     if pending:
         flush()
+    report()
     return [prediction for prediction in slots if prediction is not None]
