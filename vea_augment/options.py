@@ -57,6 +57,10 @@ DTYPE = "auto"
 """``auto`` is bfloat16 on CUDA and float32 on the CPU."""
 ATTN_IMPLEMENTATION = "sdpa"
 """The attention kernel the model runs; the capture wrapper wraps it (never eager)."""
+GPUS_PER_ACTOR = 1
+"""GPUs each model actor reserves; above 1 the model is spread over them (``device_map``)."""
+DEVICE_MEMORY_FRACTION = 0.85
+"""Share of each GPU's free memory a spread model's weights may take (the rest: activations)."""
 
 # Attribution, profiling and analysis
 ATTRIBUTION_BATCH_SIZE = 4
@@ -195,6 +199,9 @@ class ModelOptions:
     trust_remote_code: bool = False
     attn_implementation: str = ATTN_IMPLEMENTATION
     local_files_only: bool = False
+    device_map: Literal["auto"] | None = None
+    """``auto``: spread the model over every visible device (``models/placement.py``) instead
+    of moving it to ``device``; a model actor holding several GPUs sets it."""
 
     def resolved_device(self) -> str:
         """The device to load on: the one given, else :func:`default_device`."""
@@ -215,6 +222,7 @@ __all__ = [
     "DEMO_DEGRADATION",
     "DEMO_OUTPUT",
     "DEMO_SAMPLES",
+    "DEVICE_MEMORY_FRACTION",
     "DTYPE",
     "ENDPOINT_ATTEMPTS",
     "ENDPOINT_BACKOFF_S",
@@ -224,6 +232,7 @@ __all__ = [
     "EXPORT_IMAGE",
     "EXPORT_PROMPT",
     "EXPORT_REFERENCE",
+    "GPUS_PER_ACTOR",
     "HF_CONFIG",
     "ID_FIELDS",
     "IMAGE_FIELDS",
