@@ -3,6 +3,7 @@ each actor holds, and the model placement each actor is told to use."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -17,6 +18,8 @@ from vea_augment.options import ModelOptions
 
 @pytest.fixture(scope="module")
 def four_gpus():
+    # The workers cannot import this test module: ship its classes by value.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     ray.init(
         address="local", num_cpus=2, num_gpus=4, include_dashboard=False, configure_logging=False
     )
@@ -58,7 +61,7 @@ def run_pool(gpus_per_actor: int, items: int = 4) -> tuple[ActorPlan, list[dict]
         request,
         [Item(i) for i in range(items)],
         lambda _: None,
-        lambda outcome: seen.append(outcome.stats) or {},
+        lambda outcome: seen.append(outcome.stats or {"errors": outcome.errors}) or {},
         "probe",
         show_progress=False,
     )
@@ -75,7 +78,7 @@ def test_the_pool_has_floor_gpus_over_k_actors_of_k_gpus(four_gpus, k, actors):
 def test_each_actor_holds_k_gpus_and_spreads_its_model(four_gpus, k, actors):
     plan, seen = run_pool(k)
     assert plan.num_actors == actors and plan.describe() == f"{actors} actor(s), {k} GPU each"
-    assert len(seen) == 4
+    assert len(seen) == 4 and all("errors" not in stats for stats in seen), seen
     by_actor = {stats["actor"]: stats["gpus"] for stats in seen}
     assert len(by_actor) <= actors
     assert all(len(gpus) == k for gpus in by_actor.values())
