@@ -64,6 +64,10 @@ ATTN_IMPLEMENTATIONS = ("sdpa", "flash_attention_2", "flex_attention", "eager")
 PROCESSOR_PIXELS_CEILING = 50_000_000
 """A ``--min-pixels``/``--max-pixels`` processor budget above this is refused: it is almost
 surely the old meaning of ``--max-pixels`` (now ``--max-image-pixels``, a bomb limit)."""
+GPUS_PER_ACTOR = 1
+"""GPUs each model actor reserves; above 1 the model is spread over them (``device_map``)."""
+DEVICE_MEMORY_FRACTION = 0.85
+"""Share of each GPU's free memory a spread model's weights may take (the rest: activations)."""
 
 # Attribution, profiling and analysis
 ATTRIBUTION_BATCH_SIZE = 4
@@ -208,6 +212,9 @@ class ModelOptions:
     """Qwen-style processors: the fewest pixels an image is resized to (None: the checkpoint's)."""
     max_pixels: int | None = None
     """Qwen-style processors: the most pixels an image is resized to (None: the checkpoint's)."""
+    device_map: Literal["auto"] | None = None
+    """``auto``: spread the model over every visible device (``models/placement.py``) instead
+    of moving it to ``device``; a model actor holding several GPUs sets it."""
 
     def resolved_device(self) -> str:
         """The device to load on: the one given, else :func:`default_device`."""
@@ -229,6 +236,7 @@ __all__ = [
     "DEMO_DEGRADATION",
     "DEMO_OUTPUT",
     "DEMO_SAMPLES",
+    "DEVICE_MEMORY_FRACTION",
     "DTYPE",
     "ENDPOINT_ATTEMPTS",
     "ENDPOINT_BACKOFF_S",
@@ -238,6 +246,7 @@ __all__ = [
     "EXPORT_IMAGE",
     "EXPORT_PROMPT",
     "EXPORT_REFERENCE",
+    "GPUS_PER_ACTOR",
     "HF_CONFIG",
     "ID_FIELDS",
     "IMAGE_FIELDS",

@@ -19,6 +19,7 @@ from vea_augment.data.images import decode_image
 from vea_augment.errors import VEAError
 from vea_augment.fallback import batch_then_one_by_one
 from vea_augment.models.loading import load_model_and_processor
+from vea_augment.models.placement import input_device
 from vea_augment.models.prompting import render_chat_prompt
 from vea_augment.options import (
     ANSWER_BATCH_SIZE,
@@ -58,7 +59,7 @@ class TransformersBackend:
 
         self.model_id = model_id
         self.model, self.processor = model, processor
-        self.device = next(model.parameters()).device
+        self.device = input_device(model)
         self.batch_size = batch_size
         self.max_pixels = max_pixels
         tokenizer = getattr(self.processor, "tokenizer", self.processor)

@@ -31,6 +31,7 @@ from vea_augment.method.pipeline import evidence_mask, highlight_with_views
 from vea_augment.method.types import MaskConfig, TokenView
 from vea_augment.models.adapter import FamilyAdapter, ViewLayout
 from vea_augment.models.loading import load_model_and_processor
+from vea_augment.models.placement import input_device
 from vea_augment.models.prompting import (
     PromptStyle,
     question_text,
@@ -176,15 +177,22 @@ class Attributor:
         model_id: str | Path,
         layers: Sequence[int],
         options: ModelOptions | None = None,
+        only_chosen_layers: bool = False,
         **kwargs: Any,
     ) -> Attributor:
-        """Load ``model_id`` (hub id or local directory) and attribute at ``layers``."""
-        model, processor = load_model_and_processor(model_id, options)
+        """Load ``model_id`` (hub id or local directory) and attribute at ``layers``.
+
+        ``only_chosen_layers``: a model spread over several devices gets no decoder layer
+        past the deepest of ``layers`` (the forward stops there anyway).
+        """
+        keep = max(layers) + 1 if only_chosen_layers and layers else None
+        model, processor = load_model_and_processor(model_id, options, keep_layers=keep)
         return cls(model, processor, layers, model_id=str(model_id), **kwargs)
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        """Where inputs go: the input embeddings' device (the first of a spread model)."""
+        return input_device(self.model)
 
     def prompts(self, questions: Sequence[str]) -> list[str]:
         """The chat-template prompts the model sees for ``questions``."""

@@ -12,7 +12,13 @@ import click
 
 from vea_augment import options as defaults
 from vea_augment.errors import VEAError
-from vea_augment.options import ColumnMapping, InputFormat, InputOptions, ModelOptions
+from vea_augment.options import (
+    GPUS_PER_ACTOR,
+    ColumnMapping,
+    InputFormat,
+    InputOptions,
+    ModelOptions,
+)
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -95,11 +101,20 @@ def input_option(help_text: str) -> Decorator:
 
 
 def num_actors_option(what: str) -> Decorator:
-    """--num-actors: how many actors of ``what`` to start."""
-    return count_option(
-        "--num-actors",
-        None,
-        f"{what} (default: one per GPU, or 1 on a CPU-only cluster).",
+    """--num-actors: how many actors of ``what`` to start; --gpus-per-actor: what each holds."""
+    return apply_all(
+        count_option(
+            "--num-actors",
+            None,
+            f"{what} (default: one per --gpus-per-actor GPUs, or 1 on a CPU-only cluster).",
+        ),
+        count_option(
+            "--gpus-per-actor",
+            GPUS_PER_ACTOR,
+            "GPUs each actor reserves; above 1 its model is spread over them "
+            "(device_map, whole decoder layers per GPU; attribution places only the layers "
+            "up to the deepest chosen one) and the pool has floor(GPUs / K) actors.",
+        ),
     )
 
 
@@ -314,7 +329,7 @@ def input_options(values: Mapping[str, Any]) -> InputOptions:
 def placement(values: Mapping[str, Any]) -> dict[str, Any]:
     """The :class:`~vea_augment.distributed.pool.Placement` fields :data:`ray_options` and
     --num-actors collected, as keyword arguments of a job."""
-    return pick(values, "num_actors", "address")
+    return pick(values, "num_actors", "gpus_per_actor", "address")
 
 
 class JobSummary(Protocol):

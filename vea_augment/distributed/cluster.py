@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import ray
 
+from vea_augment.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class ActorPlan:
@@ -34,18 +36,30 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     return True
 
 
-def plan_actors(requested: int | None, num_shards: int, use_gpus: bool = True) -> ActorPlan:
-    """One actor per GPU of the cluster, or ``requested`` CPU actors (default 1) without GPUs
-    (or when ``use_gpus`` is False: actors that only call a served model need none).
+def plan_actors(
+    requested: int | None, num_shards: int, use_gpus: bool = True, gpus_per_actor: int = 1
+) -> ActorPlan:
+    """One actor per ``gpus_per_actor`` GPUs of the cluster (floor(GPUs / K)), or
+    ``requested`` CPU actors (default 1) without GPUs (or when ``use_gpus`` is False: actors
+    that only call a served model need none).
 
-    Never more actors than shards: an idle actor would only hold a model copy.
+    Never more actors than shards: an idle actor would only hold a model copy. Asking for
+    more GPUs per actor than the cluster has is an error.
     """
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0)) if use_gpus else 0
     cpus = max(1, int(resources.get("CPU", 1)))
+    if gpus_per_actor < 1:
+        raise ConfigError(f"--gpus-per-actor must be at least 1, not {gpus_per_actor}")
+    if use_gpus and gpus_per_actor > max(gpus, 1):
+        raise ConfigError(
+            f"--gpus-per-actor {gpus_per_actor} but the Ray cluster has {gpus} GPU(s): "
+            f"no actor could start"
+        )
     if gpus > 0:
-        count = min(requested or gpus, gpus)
-        plan = ActorPlan(count, 1.0, 1.0)
+        slots = gpus // gpus_per_actor
+        count = min(requested or slots, slots)
+        plan = ActorPlan(count, float(gpus_per_actor), 1.0)
     else:
         count = requested or 1
         plan = ActorPlan(count, 0.0, max(1.0, float(cpus // max(count, 1))))

@@ -18,15 +18,17 @@ from tqdm import tqdm
 from vea_augment.distributed.cluster import ActorPlan, connect, plan_actors
 from vea_augment.distributed.progress import POLL_SECONDS, PoolProgress
 from vea_augment.distributed.scheduler import ActorPool, ShardOutcome, ShardWork, run_shards
-from vea_augment.options import MAX_SHARD_ATTEMPTS
+from vea_augment.options import GPUS_PER_ACTOR, MAX_SHARD_ATTEMPTS
 
 
 @dataclass(frozen=True, kw_only=True)
 class Placement:
-    """Where a job's actors run: how many (default: one per GPU, else one), on which cluster
+    """Where a job's actors run: how many (default: one per ``gpus_per_actor`` GPUs, else
+    one), how many GPUs each holds (above 1 the model is spread over them), on which cluster
     (default: a local one), and how many tries each work item gets."""
 
     num_actors: int | None = None
+    gpus_per_actor: int = GPUS_PER_ACTOR
     address: str | None = None
     max_attempts: int = MAX_SHARD_ATTEMPTS
 
@@ -112,7 +114,9 @@ def distribute(
     placement = request.placement
     started_ray = connect(placement.address)
     try:
-        plan = plan_actors(placement.num_actors, len(work), request.use_gpus)
+        plan = plan_actors(
+            placement.num_actors, len(work), request.use_gpus, placement.gpus_per_actor
+        )
         options = {
             "num_cpus": plan.num_cpus,
             "num_gpus": plan.num_gpus,

@@ -4,10 +4,12 @@ return a summary."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from vea_augment.distributed.cluster import ActorPlan
 from vea_augment.distributed.pool import Placement
+from vea_augment.options import ModelOptions
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -16,3 +18,8 @@ class PoolJob(Placement):
 
     input: str
     output: Path
+
+
+def actor_loading(loading: ModelOptions, plan: ActorPlan) -> ModelOptions:
+    """How an actor of ``plan`` loads its model: spread over its GPUs when it holds several."""
+    return replace(loading, device_map="auto") if plan.num_gpus > 1 else loading

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ray
@@ -32,7 +32,7 @@ from vea_augment.data.sources import ShardTask, plan_shards
 from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import worker_name
-from vea_augment.jobs import PoolJob
+from vea_augment.jobs import PoolJob, actor_loading
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.steps.answer import answer_samples
 
@@ -151,7 +151,11 @@ def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
 
     request = PoolRequest(
         actor_class=AnswerActor,
-        arguments=lambda plan: (job.backend, job.methods, int(plan.num_cpus)),
+        arguments=lambda plan: (
+            replace(job.backend, loading=actor_loading(job.backend.loading, plan)),
+            job.methods,
+            int(plan.num_cpus),
+        ),
         method="run_shard",
         name_prefix="vea-answer",
         placement=job,

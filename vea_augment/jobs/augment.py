@@ -32,7 +32,7 @@ from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads, worker_name
 from vea_augment.errors import ConfigError
-from vea_augment.jobs import PoolJob
+from vea_augment.jobs import PoolJob, actor_loading
 from vea_augment.options import InputOptions, ModelOptions
 from vea_augment.schemas.manifest import JobManifest
 from vea_augment.steps.augment import AugmentSettings, augment_shard
@@ -103,7 +103,9 @@ class AugmentActor:
         from vea_augment.attribution import Attributor
 
         pin_torch_threads(torch_threads)
-        self.attributor = Attributor.from_pretrained(model, list(layers), loading)
+        self.attributor = Attributor.from_pretrained(
+            model, list(layers), loading, only_chosen_layers=True
+        )
         self.settings = settings
         self.output = OutputStore(output)
         self.name = worker_name()
@@ -146,6 +148,7 @@ def _manifest(job: AugmentJob, store: OutputStore) -> JobManifest:
         "settings": {**asdict(job.settings), "mask": asdict(job.settings.mask)},
         **reading,
         "num_actors": job.num_actors,
+        "gpus_per_actor": job.gpus_per_actor,
         "address": job.address,
         "limit": job.limit,
     }
@@ -215,7 +218,7 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
             arguments=lambda plan: (
                 job.model,
                 job.layers,
-                job.loading,
+                actor_loading(job.loading, plan),
                 job.settings,
                 store.url,
                 int(plan.num_cpus),

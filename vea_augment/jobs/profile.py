@@ -18,7 +18,7 @@ from vea_augment.data.writer import write_json_atomic
 from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads
-from vea_augment.jobs import PoolJob
+from vea_augment.jobs import PoolJob, actor_loading
 from vea_augment.options import LabelRule, ModelOptions
 from vea_augment.schemas.profile import ExcludedSample, LayerProfile
 from vea_augment.steps.profile import (
@@ -126,7 +126,7 @@ def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile
             actor_class=ProfileActor,
             arguments=lambda plan: (
                 job.model,
-                job.loading,
+                actor_loading(job.loading, plan),
                 job.rule,
                 job.per_head,
                 job.batch_size,

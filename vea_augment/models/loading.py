@@ -28,14 +28,19 @@ def resolve_dtype(name: str, device: str) -> Any:
 
 
 def load_model_and_processor(
-    model_id: str | Path, options: ModelOptions | None = None
+    model_id: str | Path, options: ModelOptions | None = None, keep_layers: int | None = None
 ) -> tuple[Any, Any]:
     """``(model, processor)`` via ``AutoModelForImageTextToText`` / ``AutoProcessor``.
 
     ``model_id`` is a hub id (``Qwen/Qwen2.5-VL-7B-Instruct``) or a local directory. The
-    tokenizer pads on the left, which batched last-token attribution requires.
+    tokenizer pads on the left, which batched last-token attribution requires. With
+    ``options.device_map`` set the model is spread over the visible devices, and
+    ``keep_layers`` (attribution: the deepest chosen layer + 1) cuts the language model to
+    its first layers, so the rest are never placed (``models/placement.py``).
     """
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from transformers import AutoConfig, AutoModelForImageTextToText, AutoProcessor
+
+    from vea_augment.models.placement import device_map_for, truncated_config
 
     options = options or ModelOptions()
     device = options.resolved_device()
@@ -47,18 +52,26 @@ def load_model_and_processor(
         "local_files_only": options.local_files_only,
         "revision": options.revision,
     }
+    dtype = resolve_dtype(options.dtype, device)
     try:
         processor = AutoProcessor.from_pretrained(source, **common)
+        placed: dict[str, Any] = {}
+        if options.device_map is not None:
+            config = truncated_config(AutoConfig.from_pretrained(source, **common), keep_layers)
+            placed = {"config": config, "device_map": device_map_for(config, dtype)}
         model = AutoModelForImageTextToText.from_pretrained(
             source,
-            dtype=resolve_dtype(options.dtype, device),
+            dtype=dtype,
             attn_implementation=options.attn_implementation,
+            **placed,
             **common,
         )
     except OSError as error:
         raise ConfigError(f"cannot load model {source!r}: {error}") from error
     set_processor_pixels(processor, options.min_pixels, options.max_pixels)
-    model.to(device).eval()
+    if not placed:
+        model.to(device)
+    model.eval()
     tokenizer = getattr(processor, "tokenizer", None)
     if tokenizer is not None:
         tokenizer.padding_side = "left"
