@@ -20,7 +20,8 @@ def local_ray() -> Iterator[None]:
     """A local two-CPU Ray instance for one test module, shut down after it."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    # address="local": always a fresh instance of our own, even if another cluster runs here.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, configure_logging=False)
     yield
     ray.shutdown()
 
