@@ -195,6 +195,17 @@ def test_transformers_backend_answers_every_sample_under_every_method(
     assert single[0].answer == predictions[("plain-0", "vea")].prediction
 
 
+def test_limit_answers_only_the_first_samples_under_every_method(augmented, model_dir, tmp_path):
+    output = tmp_path / "first.jsonl"
+    methods = tuple(parse_methods("base,vea"))
+    job = transformers_job(augmented, output, model_dir, methods=methods, limit=4)
+    summary = run_answer_job(job, show_progress=False)
+    predictions = by_pair(read_predictions(output).predictions)
+    first_four = list(GOOD)[:4]  # the shards hold GOOD's keys in order, the broken one last
+    assert set(predictions) == {(i, m) for i in first_four for m in ("base", "vea")}
+    assert summary.written == 8
+
+
 def test_a_rerun_skips_written_predictions_and_repairs_a_truncated_file(
     augmented, model_dir, tmp_path
 ):
