@@ -12,12 +12,17 @@ from vea_augment.distributed import pool
 class RecordingBar:
     def __init__(self, total: int | None = None, unit: str = "it", **_: Any) -> None:
         self.total, self.unit, self.n = total, unit, 0
+        self.initial_total = total
         self.seen: list[int] = []
+        self.totals: list[int | None] = []
         self.postfix: dict[str, Any] = {}
 
     def update(self, n: int = 1) -> None:
         self.n += n
         self.seen.append(self.n)
+
+    def refresh(self) -> None:
+        self.totals.append(self.total)
 
     def set_postfix(self, **fields: Any) -> None:
         self.postfix = fields

@@ -297,6 +297,8 @@ def test_the_bar_counts_every_sample_once_across_two_actors_and_a_killed_one(
     (bar,) = bars
     samples = DRIVER_KILL_SHARDS * 3
     assert summary.samples == samples
-    assert bar.unit == "sample" and bar.total is None  # tars: the size is known when read
+    assert bar.unit == "sample" and bar.initial_total is None  # tars: size known when read
     assert bar.n == samples and max(bar.seen) <= samples, bar.seen
+    # Tars: no total up front; estimated once a shard has ended, exact when all have.
+    assert bar.totals and bar.totals[-1] == samples, bar.totals
     assert bar.postfix["shards"] == f"{DRIVER_KILL_SHARDS}/{DRIVER_KILL_SHARDS}"

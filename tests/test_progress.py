@@ -3,6 +3,7 @@ retried item never counts twice, late reports of an ended attempt are ignored.""
 
 from __future__ import annotations
 
+from vea_augment.distributed.pool import estimated_total
 from vea_augment.distributed.progress import UnitTracker, apply_reports
 
 
@@ -72,3 +73,11 @@ def test_the_count_never_exceeds_the_items_sizes_during_a_retry():
     tracker.finish("a", 2, 6)
     assert max(seen) <= sum(sizes.values()) and tracker.done == 10
     assert seen == [3, 7, 10, 4, 7, 10]
+
+
+def test_the_bar_total_is_exact_for_known_sizes_and_estimated_from_finished_tars():
+    assert estimated_total([3, 4, 5], {}) == 12
+    assert estimated_total([3, None, None], {}) is None  # no ETA before a tar has ended
+    assert estimated_total([3, None, None, None], {1: 10}) == 3 + 10 + 20
+    assert estimated_total([3, None, None, None], {1: 10, 3: 6}) == 3 + 16 + 8
+    assert estimated_total([None, None], {0: 7, 1: 2}) == 9  # every tar ended: exact

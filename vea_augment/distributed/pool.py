@@ -68,11 +68,29 @@ class PoolResult:
     units_done: int = 0
 
 
+def estimated_total(sizes: Sequence[int | None], learned: dict[int, int]) -> int | None:
+    """The bar's total: the known sizes, plus for items of unknown size (a tar's sample count)
+    the size they turned out to have once done, and the mean of those for the rest.
+
+    ``learned`` maps an item's index to its size once done. None while nothing is known of
+    the unknown ones, so the bar shows a count and a rate but no ETA until the first ends.
+    """
+    known = sum(size for size in sizes if size is not None)
+    unknown = [index for index, size in enumerate(sizes) if size is None]
+    if not unknown:
+        return known
+    seen = [learned[index] for index in unknown if index in learned]
+    if not seen:
+        return None
+    return known + sum(seen) + round(sum(seen) / len(seen) * (len(unknown) - len(seen)))
+
+
 class _BarWatcher:
     """Feeds the actors' batch reports and the shards' ends into the bar."""
 
-    def __init__(self, bar: tqdm, units: Units) -> None:
+    def __init__(self, bar: tqdm, units: Units, sizes: Sequence[int | None]) -> None:
         self.bar, self.units, self.progress = bar, units, PoolProgress()
+        self.sizes, self.learned = list(sizes), {}
 
     def start(self, key: int, attempt: int) -> Any:
         return self.progress.start(key, attempt)
@@ -84,7 +102,12 @@ class _BarWatcher:
 
     def finish(self, key: int, attempt: int, stats: dict[str, Any]) -> None:
         self.progress.poll()
-        self.progress.tracker.finish(key, attempt, self.units.done(stats))
+        done = self.units.done(stats)
+        self.progress.tracker.finish(key, attempt, done)
+        if self.sizes[key] is None:
+            self.learned[key] = done
+            self.bar.total = estimated_total(self.sizes, self.learned)
+            self.bar.refresh()
         self._show()
 
     def tick(self) -> None:
@@ -137,7 +160,7 @@ def distribute(
             disable=not show_progress,
             desc=f"{label} ({plan.describe()})",
         )
-        watcher = _BarWatcher(bar, units) if units else None
+        watcher = _BarWatcher(bar, units, sizes) if units else None
         ended = Counter[str]()
 
         def finished(outcome: ShardOutcome) -> None:
