@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 import click
 
@@ -65,7 +65,7 @@ def mask_config(values: dict[str, Any]) -> MaskConfig:
 )
 @common.option(
     "--on-error",
-    type=click.Choice(get_args(OnError)),
+    type=common.literal_choice(OnError),
     default=defaults.ON_ERROR,
     help="A failed sample is written unhighlighted with an error sidecar, or left out "
     "(it is counted in _stats either way).",

@@ -54,6 +54,11 @@ def apply_all(*decorators: Decorator) -> Decorator:
     return decorate
 
 
+def literal_choice(literal: Any) -> click.Choice:
+    """The values of a ``Literal`` type as a click choice: the type stays the one list."""
+    return click.Choice(get_args(literal))
+
+
 def count_option(name: str, default: int | None, help_text: str) -> Decorator:
     """A positive whole number: ``--batch-size``, ``--limit``, ``--attempts``..."""
     return option(name, default=default, type=click.IntRange(min=1), help=help_text)
@@ -272,7 +277,7 @@ input_reading_options = apply_all(
     option(
         "--input-format",
         default=defaults.INPUT_FORMAT,
-        type=click.Choice(get_args(InputFormat)),
+        type=literal_choice(InputFormat),
         help="How to read --input: auto recognises it by its content; hf loads a hub id (or "
         "a local folder) with datasets.load_dataset.",
     ),

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 import click
 
 from vea_augment import options as defaults
 from vea_augment.cli import common
-
-
-def _choice(literal: Any) -> click.Choice:
-    return click.Choice(get_args(literal))
 
 
 @click.command("export")
@@ -26,7 +22,7 @@ def _choice(literal: Any) -> click.Choice:
     "--format",
     "export_format",
     default=defaults.EXPORT_FORMAT,
-    type=_choice(defaults.ExportFormat),
+    type=common.literal_choice(defaults.ExportFormat),
     help="llava: llava.json + images/ (the folder is LLaVA's --image_folder); sharegpt: "
     "sharegpt.jsonl with from/value turns + images/; sharegpt-messages: "
     "sharegpt-messages.jsonl with role/content messages + images/ (both ShareGPT shapes "
@@ -36,21 +32,21 @@ def _choice(literal: Any) -> click.Choice:
 @common.option(
     "--image",
     default=defaults.EXPORT_IMAGE,
-    type=_choice(defaults.ExportImages),
+    type=common.literal_choice(defaults.ExportImages),
     help="The image(s) of each sample: the highlighted one, the original, or both (original "
     "first, then highlighted).",
 )
 @common.option(
     "--prompt",
     default=defaults.EXPORT_PROMPT,
-    type=_choice(defaults.ExportPrompt),
+    type=common.literal_choice(defaults.ExportPrompt),
     help="The human turn: the plain question, or the VEA prompt (the QA prompt around the "
     "question plus the instruction to use the highlighted region).",
 )
 @common.option(
     "--reference",
     default=defaults.EXPORT_REFERENCE,
-    type=_choice(defaults.ReferenceRule),
+    type=common.literal_choice(defaults.ReferenceRule),
     help="The answer trained on: the first reference, or the most frequent one (case and "
     "spacing ignored, ties to the first seen), e.g. of TextVQA's ten.",
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 import click
 
@@ -27,7 +27,7 @@ from vea_augment.options import LabelRule
 @common.top_frac_option("Keep the top ceil(frac x L) layers by mean AUROC.")
 @common.option(
     "--label-rule",
-    type=click.Choice(get_args(LabelRule)),
+    type=common.literal_choice(LabelRule),
     default=defaults.LABEL_RULE,
     help="A token is evidence if any / half / all of its box lies inside the evidence boxes.",
 )

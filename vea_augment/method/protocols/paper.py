@@ -26,6 +26,7 @@ from vea_augment.method.protocols.lemmas import LEMMA_SOURCE, lemmatize
 from vea_augment.method.protocols.text import (
     ASCII_PUNCTUATION,
     is_punctuation,
+    overlap_f1,
     require_references,
     squash_spaces,
 )
@@ -99,11 +100,7 @@ def exact_match(prediction: str, references: Sequence[str]) -> float:
 
 def _set_f1(reference_words: set[str], predicted_words: set[str]) -> float:
     shared = len(reference_words & predicted_words)
-    if shared == 0:
-        return 0.0
-    precision = shared / len(reference_words)
-    recall = shared / len(predicted_words)
-    return 2 * precision * recall / (precision + recall)
+    return overlap_f1(shared, len(predicted_words), len(reference_words))
 
 
 def token_f1(prediction: str, references: Sequence[str]) -> float:

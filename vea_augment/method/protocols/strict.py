@@ -12,7 +12,12 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from vea_augment.method.protocols.text import require_references, squash_spaces, strip_punctuation
+from vea_augment.method.protocols.text import (
+    overlap_f1,
+    require_references,
+    squash_spaces,
+    strip_punctuation,
+)
 from vea_augment.method.protocols.types import Metric, Protocol
 
 NORMALIZER = (
@@ -40,11 +45,7 @@ def _f1(predicted_tokens: list[str], reference_tokens: list[str]) -> float:
         # Two empty answers agree perfectly; one empty answer shares nothing.
         return float(predicted_tokens == reference_tokens)
     shared = sum((Counter(predicted_tokens) & Counter(reference_tokens)).values())
-    if shared == 0:
-        return 0.0
-    precision = shared / len(predicted_tokens)
-    recall = shared / len(reference_tokens)
-    return 2 * precision * recall / (precision + recall)
+    return overlap_f1(shared, len(predicted_tokens), len(reference_tokens))
 
 
 def token_f1(prediction: str, references: Sequence[str]) -> float:

@@ -87,6 +87,16 @@ def squash_spaces(text: str) -> str:
     return " ".join(text.split())
 
 
+def overlap_f1(shared: int, predicted: int, reference: int) -> float:
+    """Token F1 from the overlap: the harmonic mean of ``shared / predicted`` (precision) and
+    ``shared / reference`` (recall); 0 without overlap. The count of tokens is the
+    protocol's to define (a bag of tokens, or a set)."""
+    if shared == 0:
+        return 0.0
+    precision, recall = shared / predicted, shared / reference
+    return 2 * precision * recall / (precision + recall)
+
+
 def require_references(references: Sequence[str], minimum: int = 1) -> None:
     """Refuse a bare string (a common slip) or fewer than ``minimum`` references."""
     if isinstance(references, str):
