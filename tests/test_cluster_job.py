@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import webdataset as wds
 from PIL import Image
@@ -27,12 +30,33 @@ def ray_command(*args: str, timeout: int = 180) -> subprocess.CompletedProcess:
     )
 
 
+def stop_cluster(temp_dir: str) -> None:
+    """End this cluster's processes only (``ray stop`` would end every Ray on the machine):
+    those naming its temporary folder or its GCS port, and their children."""
+    marks = (temp_dir, f":{GCS_PORT}")
+    found: set[psutil.Process] = set()
+    for process in psutil.process_iter(["cmdline"]):
+        if any(mark in arg for arg in process.info["cmdline"] or () for mark in marks):
+            found.add(process)
+            with contextlib.suppress(psutil.Error):
+                found.update(process.children(recursive=True))
+    for process in found:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(list(found), timeout=15)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
 @pytest.fixture
 def two_node_cluster(tmp_path):
+    # A short folder of its own: Ray's socket paths must stay under 108 bytes.
+    temp_dir = tempfile.mkdtemp(prefix="vea-ray-", dir="/tmp")
     head = ray_command(
         "start", "--head", "--node-ip-address=127.0.0.1", f"--port={GCS_PORT}",
         "--dashboard-host=127.0.0.1", f"--dashboard-port={DASHBOARD_PORT}",
-        "--include-dashboard=true", "--num-cpus=1",
+        "--include-dashboard=true", "--num-cpus=1", f"--temp-dir={temp_dir}",
     )  # fmt: skip
     try:
         assert head.returncode == 0, head.stderr[-2000:]
@@ -43,7 +67,8 @@ def two_node_cluster(tmp_path):
         assert worker.returncode == 0, worker.stderr[-2000:]
         yield f"http://127.0.0.1:{DASHBOARD_PORT}"
     finally:
-        ray_command("stop", "--force")
+        stop_cluster(temp_dir)
+        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def test_ray_job_submit_runs_the_job_on_both_nodes(two_node_cluster, tmp_path):
