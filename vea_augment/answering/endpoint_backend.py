@@ -60,7 +60,7 @@ class EndpointSettings:
     max_tokens: int = MAX_NEW_TOKENS
     headers: tuple[tuple[str, str], ...] = ()
     """Sent with every request (after the API key's ``Authorization``, so one given wins)."""
-    extra_body: Mapping[str, Any] = field(default_factory=dict)
+    extra_body: Mapping[str, Any] = field(default_factory=dict, hash=False)
     """Merged into every request body over the defaults (``messages`` excepted)."""
     max_reply_bytes: int = ENDPOINT_MAX_REPLY_BYTES
     max_redirects: int = ENDPOINT_MAX_REDIRECTS

@@ -256,7 +256,12 @@ class OriginClient:
         for _ in range(self.max_redirects + 1):
             with self._client.stream("POST", url, content=payload, headers=headers) as response:
                 if response.is_redirect:
-                    target = url.join(response.headers["location"])
+                    location = response.headers["location"]
+                    try:
+                        target = url.join(location)
+                    except httpx.InvalidURL as exc:
+                        reason = f"redirect to an unreadable location {location[:100]!r}"
+                        raise RequestError(reason, retryable=False) from exc
                     if origin(target) != self.origin:
                         reason = f"redirect to other origin {origin(target)} refused"
                         raise RequestError(reason, retryable=False)
