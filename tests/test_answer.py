@@ -195,6 +195,20 @@ def test_transformers_backend_answers_every_sample_under_every_method(
     assert single[0].answer == predictions[("plain-0", "vea")].prediction
 
 
+def test_transformers_backend_answers_the_rest_when_one_question_is_not_valid_text(model_dir):
+    backend = BackendSpec(
+        "transformers", str(model_dir), ModelOptions(dtype="float32", device="cpu"), batch_size=4
+    ).build()
+    image = EncodedImage(encoded(noise_image(32, 32, 0)), "png", "a")
+    outcomes = backend.answer(
+        [AnswerRequest("What is \ud800 here?", (image,)), AnswerRequest("What is here?", (image,))]
+    )
+    assert outcomes[0].error == "question is not valid text (lone surrogate \\ud800 at character 8)"
+    assert outcomes[0].prompt == "What is \\ud800 here?" and outcomes[0].answer is None
+    assert outcomes[1].error is None and isinstance(outcomes[1].answer, str)
+    assert "What is here?" in outcomes[1].prompt
+
+
 def test_limit_answers_only_the_first_samples_under_every_method(augmented, model_dir, tmp_path):
     output = tmp_path / "first.jsonl"
     methods = tuple(parse_methods("base,vea"))
@@ -334,7 +348,7 @@ def test_endpoint_backend_answers_through_a_real_http_server_and_records_failure
         assert "HTTP 500" in predictions[("fail500", method.name)].reason
         assert "after 3 attempt(s)" in predictions[("fail500", method.name)].reason
         assert "malformed reply" in predictions[("garbled", method.name)].reason
-        assert "timed out after 0.5s" in predictions[("slow", method.name)].reason
+        assert "deadline of 0.5 s exceeded" in predictions[("slow", method.name)].reason
     assert chat_server.calls["fail500"] == 3 * len(methods)
     assert chat_server.calls["flaky"] == 2 * len(methods)
     assert summary.errors == 3 * 3 + 3  # three failing kinds, and the corrupt image
@@ -355,7 +369,7 @@ def test_the_cli_answers_through_an_endpoint_then_scores_the_predictions(
     assert answered.exit_code == 0, answered.output
     assert "predictions: 14 written (8 errors), 0 already there" in answered.output
     assert "2  endpoint failed after 2 attempt(s): HTTP 500" in answered.output
-    assert "2  endpoint failed after 2 attempt(s): timed out after 0.5s" in answered.output
+    assert "2  endpoint failed after 2 attempt(s): deadline of 0.5 s exceeded" in answered.output
     scored = CliRunner().invoke(cli, ["score", str(output), "--resamples", "100"])
     assert scored.exit_code == 0, scored.output
     report = ScoreReport.model_validate_json(

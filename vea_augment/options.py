@@ -99,6 +99,18 @@ ENDPOINT_ATTEMPTS = 3
 ENDPOINT_BACKOFF_S = 0.5
 ENDPOINT_CONCURRENCY = 8
 
+# Answer: the endpoint client's limits (issue 16; answering/http_client.py)
+ENDPOINT_BACKOFF_CAP_S = 8.0
+"""The longest pause between two tries when the server says nothing (exponential backoff)."""
+ENDPOINT_RETRY_AFTER_CAP_S = 30.0
+"""The longest pause a server's ``Retry-After`` (seconds or HTTP-date) can ask for."""
+ENDPOINT_MAX_REDIRECTS = 3
+"""Same-origin redirects followed per try (the POST is re-sent; other origins are refused)."""
+ENDPOINT_MAX_REPLY_BYTES = 1_048_576
+"""The largest reply body read (a 50-token answer is a few kB); a larger one is an error."""
+ENDPOINT_ERROR_EXCERPT_CHARS = 200
+"""How much of a refusal's body (HTTP 4xx/5xx) an error record quotes."""
+
 # Score
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
@@ -239,8 +251,13 @@ __all__ = [
     "DEVICE_MEMORY_FRACTION",
     "DTYPE",
     "ENDPOINT_ATTEMPTS",
+    "ENDPOINT_BACKOFF_CAP_S",
     "ENDPOINT_BACKOFF_S",
     "ENDPOINT_CONCURRENCY",
+    "ENDPOINT_ERROR_EXCERPT_CHARS",
+    "ENDPOINT_MAX_REDIRECTS",
+    "ENDPOINT_MAX_REPLY_BYTES",
+    "ENDPOINT_RETRY_AFTER_CAP_S",
     "ENDPOINT_TIMEOUT_S",
     "EXPORT_FORMAT",
     "EXPORT_IMAGE",

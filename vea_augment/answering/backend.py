@@ -36,3 +36,20 @@ class AnswerBackend(Protocol):
     model_id: str
 
     def answer(self, requests: Sequence[AnswerRequest]) -> list[AnswerOutcome]: ...
+
+
+def unencodable_text(text: str) -> str | None:
+    """Why ``text`` cannot be sent to a model (a lone surrogate, e.g. from a JSON ``\\ud800``
+    escape, has no UTF-8 form), or None when it can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start : exc.end].encode("utf-8", "backslashreplace").decode("ascii")
+        return f"question is not valid text (lone surrogate {bad} at character {exc.start})"
+    return None
+
+
+def writable_text(text: str) -> str:
+    """``text`` with whatever UTF-8 cannot hold written as backslash escapes, so a record
+    that quotes it can still be written (``predictions.jsonl`` is UTF-8)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

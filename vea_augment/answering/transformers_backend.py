@@ -14,7 +14,12 @@ from typing import Any
 import torch
 from PIL import Image
 
-from vea_augment.answering.backend import AnswerOutcome, AnswerRequest
+from vea_augment.answering.backend import (
+    AnswerOutcome,
+    AnswerRequest,
+    unencodable_text,
+    writable_text,
+)
 from vea_augment.data.images import decode_image
 from vea_augment.errors import VEAError
 from vea_augment.fallback import batch_then_one_by_one
@@ -105,6 +110,10 @@ class TransformersBackend:
         ready: dict[int, list[tuple[int, str, list[Any]]]] = defaultdict(list)
         for index, (text, pictures) in enumerate(zip(texts, images, strict=True)):
             prompt = ""
+            unencodable = unencodable_text(text)
+            if unencodable is not None:
+                outcomes[index] = AnswerOutcome(prompt=writable_text(text), error=unencodable)
+                continue
             try:
                 prompt = render_chat_prompt(self.processor, text, max(1, len(pictures)))
             except ValueError as exc:

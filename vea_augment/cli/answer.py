@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
 import click
 
 from vea_augment import options as defaults
 from vea_augment.cli import common
+
+
+def _headers(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    """``Name: value`` strings as (name, value) pairs; a string without a name is refused."""
+    pairs = []
+    for text in values:
+        name, colon, value = text.partition(":")
+        if not colon or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise click.BadParameter(f"expected 'Name: value', got {text!r}", ctx, param)
+        pairs.append((name.strip(), value.strip()))
+    return tuple(pairs)
+
+
+def _json_object(ctx: click.Context, param: click.Parameter, value: str | None) -> dict[str, Any]:
+    """The ``--extra-body`` JSON text as a dict; anything but a JSON object is refused."""
+    if value is None:
+        return {}
+    try:
+        fields = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON ({exc})", ctx, param) from exc
+    if not isinstance(fields, dict):
+        raise click.BadParameter(f"expected a JSON object, got {value!r}", ctx, param)
+    if "messages" in fields:
+        raise click.BadParameter("cannot replace 'messages' (the question and images)", ctx, param)
+    return fields
+
 
 endpoint_options = common.apply_all(
     common.option(
@@ -23,12 +54,34 @@ endpoint_options = common.apply_all(
     common.option(
         "--timeout",
         default=defaults.ENDPOINT_TIMEOUT_S,
-        help="Seconds per endpoint request.",
+        type=click.FloatRange(min=0, min_open=True),
+        help="Wall-clock seconds per endpoint try: connecting, sending and the whole reply.",
+    ),
+    common.option(
+        "--header",
+        "headers",
+        multiple=True,
+        callback=_headers,
+        help="'Name: value' sent with every endpoint request (repeatable; only ever to the "
+        "endpoint's own origin).",
+    ),
+    common.option(
+        "--extra-body",
+        callback=_json_object,
+        help="A JSON object merged into every chat-completions request, e.g. "
+        '\'{"top_p": 1, "seed": 0}\'.',
+    ),
+    common.count_option(
+        "--max-reply-bytes",
+        defaults.ENDPOINT_MAX_REPLY_BYTES,
+        "Largest endpoint reply read; a larger one is that prediction's error.",
     ),
     common.count_option(
         "--attempts",
         defaults.ENDPOINT_ATTEMPTS,
-        "Endpoint tries per request (exponential backoff between them).",
+        "Endpoint tries per request (after passed deadlines, dropped connections, HTTP "
+        "408/429/5xx, malformed replies), waiting as the server's Retry-After asks (capped) or "
+        "with exponential backoff.",
     ),
     common.count_option(
         "--concurrency",
@@ -52,6 +105,9 @@ def endpoint_settings(values: dict[str, Any]) -> Any:
         timeout_s=values["timeout"],
         attempts=values["attempts"],
         concurrency=values["concurrency"],
+        headers=values["headers"],
+        extra_body=values["extra_body"],
+        max_reply_bytes=values["max_reply_bytes"],
     )
 
 
@@ -101,7 +157,8 @@ def answer_command(**options: Any) -> None:
     Greedy decoding, at most 50 new tokens; one prediction line per sample and method, with
     the prompt, the images sent, timing and (where the sample has evidence boxes) the pixel
     AUROC of its mask. A sample that cannot be answered is recorded as an error with the
-    reason; the run goes on. Then run `vea-augment score PREDICTIONS`.
+    reason; the run goes on. Exits 1 when a shard failed or every prediction failed (a wrong
+    key, model name or URL). Then run `vea-augment score PREDICTIONS`.
     """
     from vea_augment.answering.factory import BackendSpec
     from vea_augment.answering.methods import parse_methods
@@ -126,3 +183,5 @@ def answer_command(**options: Any) -> None:
     )
     summary = run_answer_job(job, show_progress=not options["no_progress"])
     common.finish(summary, f"predictions: {job.output}")
+    if not summary.ok:  # finish() exits for failed shards; every prediction failing too
+        sys.exit(1)

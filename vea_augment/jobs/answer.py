@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import ray
@@ -72,6 +72,18 @@ class AnswerSummary:
     seconds: float
     actors: str
     dropped_malformed: int = 0
+    error_examples: dict[str, str] = field(default_factory=dict)
+    """One full reason per kind of ``errors_by_reason`` (the first seen), to show the cause."""
+
+    @property
+    def all_failed(self) -> bool:
+        """Whether this run wrote predictions and every one of them is an error."""
+        return self.written > 0 and self.errors == self.written
+
+    @property
+    def ok(self) -> bool:
+        """No shard failed and not every prediction failed: the exit status's rule."""
+        return not self.shards_failed and not self.all_failed
 
     def lines(self) -> list[str]:
         rate = self.written / self.seconds if self.seconds > 0 else 0.0
@@ -82,11 +94,14 @@ class AnswerSummary:
         ]
         if self.dropped_malformed:
             text.append(f"dropped {self.dropped_malformed} malformed line(s) of an earlier run")
-        text += [
-            f"  {count:>6}  {reason}"
-            for reason, count in sorted(self.errors_by_reason.items(), key=lambda item: -item[1])
-        ]
+        for kind, count in sorted(self.errors_by_reason.items(), key=lambda item: -item[1]):
+            text.append(f"  {count:>6}  {kind}")
+            example = self.error_examples.get(kind)
+            if example and example != kind:
+                text.append(f"          e.g. {example[:300]}")
         text += [f"  failed shard: {failure}" for failure in self.shards_failed]
+        if self.all_failed:
+            text.append(f"every prediction failed ({self.errors} of {self.written})")
         return text
 
 
@@ -135,6 +150,7 @@ def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
     work = [AnswerShard(task, resume.skip_for(shard_number(task))) for task in tasks]
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
+    examples: dict[str, str] = {}
     failed: list[str] = []
 
     def on_done(outcome: ShardOutcome) -> dict[str, Any]:
@@ -146,7 +162,9 @@ def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
             for prediction in predictions:
                 if prediction.status == "error":
                     counts["errors"] += 1
-                    reasons[error_category(prediction.reason or "")] += 1
+                    kind = error_category(prediction.reason or "")
+                    reasons[kind] += 1
+                    examples.setdefault(kind, prediction.reason or "")
         return {"predictions": counts["written"], "errors": counts["errors"]}
 
     request = PoolRequest(
@@ -175,4 +193,5 @@ def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
         seconds=time.perf_counter() - started,
         actors=result.plan.describe(),
         dropped_malformed=resume.dropped_malformed,
+        error_examples=examples,
     )

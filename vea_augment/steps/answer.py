@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from vea_augment.answering.backend import AnswerBackend, AnswerRequest
+from vea_augment.answering.backend import AnswerBackend, AnswerRequest, writable_text
 from vea_augment.answering.methods import MethodSpec
 from vea_augment.data.augmented import ShardSample
 from vea_augment.data.predictions_file import PredictionKey
@@ -22,18 +22,23 @@ def _prediction(
     backend: AnswerBackend, pending: _Pending, prompt: str, **outcome: object
 ) -> Prediction:
     sample, method = pending.sample, pending.method
+    # Every text is made writable: a lone surrogate in a record (or a reply) must cost only
+    # this prediction, not the job's UTF-8 predictions file.
+    texts = {
+        name: writable_text(value) for name, value in outcome.items() if isinstance(value, str)
+    }
     return Prediction(
-        id=sample.id,
-        dataset=sample.dataset,
+        id=writable_text(sample.id),
+        dataset=None if sample.dataset is None else writable_text(sample.dataset),
         method=method.name,
         model=backend.model_id,
         backend=backend.name,
-        prompt=prompt,
+        prompt=writable_text(prompt),
         images=list(method.images),
-        references=sample.references,
+        references=[writable_text(reference) for reference in sample.references],
         attribution_auroc=sample.attribution_auroc,
         shard=sample.shard,
-        **outcome,
+        **(outcome | texts),
     )
 
 
