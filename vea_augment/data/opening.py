@@ -8,8 +8,8 @@ Planning checks every shard (:func:`check_source`) and a shard remembers whether
 trusted, so the reader's :func:`open_shard` refuses a command a second time if one got in.
 
 Remote shards are read with deadlines (:class:`~vea_augment.options.RemoteDeadlines`):
-http(s) through fsspec's ``HTTPFileSystem`` with aiohttp's connect/read/total timeouts
-(WebDataset's ``gopen`` would hand the URL to ``curl`` through a shell with no read
+http(s) through ``requests`` with connect and read timeouts and a total deadline checked at
+every read (WebDataset's ``gopen`` would hand the URL to ``curl`` through a shell with no read
 timeout), s3 through botocore's timeouts. A transport failure raises
 :class:`RemoteShardError` (not an ``OSError``, so no reader mistakes it for corrupt data):
 the shard fails and the scheduler retries it like any failed shard.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import IO, Any
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from vea_augment.errors import ConfigError, VEAError
@@ -69,23 +69,33 @@ def check_source(name: str, *, trusted: bool, named_by: str | None = None) -> No
         raise ConfigError(f"{who} the input {name!r}: {problem}")
 
 
-def _timeout_reason(
-    url: str, deadlines: RemoteDeadlines, exc: BaseException, started: float
-) -> str:
-    """Which deadline a timeout broke, in words naming the URL."""
-    if time.monotonic() - started >= deadlines.total_s:
+def _timeout_kind(exc: BaseException) -> str | None:
+    """``connect`` or ``read`` when ``exc`` is a client's timeout, else None."""
+    import requests
+    import urllib3.exceptions
+
+    if isinstance(exc, requests.ConnectTimeout | urllib3.exceptions.ConnectTimeoutError):
+        return "connect"
+    timeouts = (TimeoutError, requests.Timeout, urllib3.exceptions.TimeoutError)
+    return "read" if isinstance(exc, timeouts) else None
+
+
+def _failure(url: str, deadlines: RemoteDeadlines, exc: BaseException, started: float) -> str:
+    """Why fetching ``url`` failed, in words naming the URL (and the deadline it broke)."""
+    kind = _timeout_kind(exc)
+    if kind is not None and time.monotonic() - started >= deadlines.total_s:
         return f"{url} did not arrive within {deadlines.total_s:g} s"
-    if "connect" in str(exc).lower():  # aiohttp's ConnectionTimeoutError says so
+    if kind == "connect":
         return f"could not connect to {url} within {deadlines.connect_s:g} s"
-    return f"no reply from {url} within {deadlines.read_s:g} s"
+    if kind == "read":
+        return f"no reply from {url} within {deadlines.read_s:g} s"
+    return f"cannot fetch {url}: {type(exc).__name__}: {exc}"
 
 
 class _DeadlinedStream:
     """A remote stream whose reads keep the total deadline and name the URL when they fail."""
 
-    def __init__(
-        self, stream: IO[bytes], url: str, deadlines: RemoteDeadlines, started: float
-    ) -> None:
+    def __init__(self, stream: Any, url: str, deadlines: RemoteDeadlines, started: float) -> None:
         self._stream = stream
         self._url = url
         self._deadlines = deadlines
@@ -98,32 +108,43 @@ class _DeadlinedStream:
             )
         try:
             return self._stream.read(size)
-        except TimeoutError as exc:  # asyncio's and aiohttp's timeouts are TimeoutErrors
-            reason = _timeout_reason(self._url, self._deadlines, exc, self._started)
-            raise RemoteShardError(reason) from exc
-        except Exception as exc:  # aiohttp/botocore raise their own transport errors
-            raise RemoteShardError(f"reading {self._url} failed: {exc}") from exc
+        except Exception as exc:  # requests/urllib3/botocore raise their own transport errors
+            raise RemoteShardError(
+                _failure(self._url, self._deadlines, exc, self._started)
+            ) from exc
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a broken connection: read already said so
             self._stream.close()
 
 
-def _http_stream(url: str, deadlines: RemoteDeadlines) -> IO[bytes]:
-    import aiohttp
-    from fsspec.implementations.http import HTTPFileSystem
+class _Response:
+    """A streamed ``requests`` response as a file: its body's bytes, undecoded by us."""
 
-    timeout = aiohttp.ClientTimeout(
-        total=deadlines.total_s,
-        connect=deadlines.connect_s,
-        sock_connect=deadlines.connect_s,
-        sock_read=deadlines.read_s,
-    )
-    filesystem = HTTPFileSystem(client_kwargs={"timeout": timeout}, skip_instance_cache=True)
-    return filesystem.open(url, "rb", block_size=0)  # a stream: no HEAD, no range requests
+    def __init__(self, response: Any) -> None:
+        self._response = response
+        response.raw.decode_content = True  # undo a transport Content-Encoding only
+
+    def read(self, size: int = -1) -> bytes:
+        return self._response.raw.read(None if size < 0 else size)
+
+    def close(self) -> None:
+        self._response.close()
 
 
-def _fsspec_stream(url: str, scheme: str, deadlines: RemoteDeadlines) -> IO[bytes]:
+def _http_stream(url: str, deadlines: RemoteDeadlines) -> _Response:
+    # requests: a well-kept client whose read timeout bounds every socket read, the reply's
+    # headers included (WebDataset's gopen hands the URL to curl through a shell, unbounded).
+    import requests
+
+    response = requests.get(url, stream=True, timeout=(deadlines.connect_s, deadlines.read_s))
+    if response.status_code != 200:
+        response.close()
+        raise RemoteShardError(f"cannot fetch {url}: HTTP {response.status_code} {response.reason}")
+    return _Response(response)
+
+
+def _fsspec_stream(url: str, scheme: str, deadlines: RemoteDeadlines) -> Any:
     import fsspec
 
     settings: dict[str, Any] = {}
@@ -166,8 +187,8 @@ def open_shard(url: str, *, trusted: bool, deadlines: RemoteDeadlines) -> Any:
     started = time.monotonic()
     try:
         stream = _remote_stream(url, scheme, trusted, deadlines)
-    except TimeoutError as exc:
-        raise RemoteShardError(_timeout_reason(url, deadlines, exc, started)) from exc
-    except Exception as exc:  # fsspec, aiohttp and botocore raise their own errors
-        raise RemoteShardError(f"cannot fetch {url}: {type(exc).__name__}: {exc}") from exc
+    except RemoteShardError:
+        raise
+    except Exception as exc:  # requests, fsspec and botocore raise their own errors
+        raise RemoteShardError(_failure(url, deadlines, exc, started)) from exc
     return _DeadlinedStream(stream, url, deadlines, started)
