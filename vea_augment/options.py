@@ -47,6 +47,20 @@ ID_FIELDS = ("id", "question_id", "questionId")
 """TextVQA ``question_id``, DocVQA and InfoVQA ``questionId``; none present (ChartQA): the
 file (or split) name and the row number."""
 
+# Where input may come from (data/opening.py, data/readers/image_paths.py): issue 16
+UNTRUSTED_SCHEMES = ("file", "http", "https", "s3", "gs", "gcs", "hf")
+"""URL schemes a data file (a manifest's input, a record) may name; ``pipe:`` and any other
+scheme come only from the user's own command line."""
+ALLOW_EXTERNAL_IMAGES = False
+"""Image paths of JSONL/JSON/LLaVA records and table path columns must resolve (symlinks
+followed) inside the image root; ``--allow-external-images`` lifts this."""
+REMOTE_CONNECT_TIMEOUT_S = 30.0
+"""Seconds to connect to the server of an http(s)/s3 shard."""
+REMOTE_READ_TIMEOUT_S = 60.0
+"""Seconds a remote shard's server may stay silent (before its reply, or between two reads)."""
+REMOTE_TOTAL_TIMEOUT_S = 3600.0
+"""Seconds one remote shard may take to arrive in full."""
+
 # Where results go by default
 PROFILE_OUTPUT = "profile.json"
 PREDICTIONS_OUTPUT = "predictions.jsonl"
@@ -166,6 +180,15 @@ class ColumnMapping:
 
 
 @dataclass(frozen=True)
+class RemoteDeadlines:
+    """How long a remote shard read may take: to connect, between replies, in all."""
+
+    connect_s: float = REMOTE_CONNECT_TIMEOUT_S
+    read_s: float = REMOTE_READ_TIMEOUT_S
+    total_s: float = REMOTE_TOTAL_TIMEOUT_S
+
+
+@dataclass(frozen=True)
 class InputOptions:
     """How to read an input: what it is, how it is cut into shards, which columns mean what.
 
@@ -179,6 +202,10 @@ class InputOptions:
     split: str | None = SPLIT
     hf_config: str | None = HF_CONFIG
     columns: ColumnMapping = field(default_factory=ColumnMapping)
+    allow_external_images: bool = ALLOW_EXTERNAL_IMAGES
+    """Read record image paths outside the image root (absolute, ``..``, symlinks out)."""
+    deadlines: RemoteDeadlines = field(default_factory=RemoteDeadlines)
+    """Timeouts of remote shard reads (not recorded: they decide no shard's contents)."""
 
     def to_config(self) -> dict[str, Any]:
         """The options as a manifest records them (plain JSON values)."""
@@ -195,7 +222,14 @@ class InputOptions:
         return cls(**recorded, columns=ColumnMapping.from_config(config.get("columns")))
 
 
-_PLANNING_FIELDS = ("samples_per_shard", "image_root", "input_format", "split", "hf_config")
+_PLANNING_FIELDS = (
+    "samples_per_shard",
+    "image_root",
+    "input_format",
+    "split",
+    "hf_config",
+    "allow_external_images",
+)
 
 
 def default_device() -> str:
@@ -234,6 +268,7 @@ class ModelOptions:
 
 
 __all__ = [
+    "ALLOW_EXTERNAL_IMAGES",
     "ANALYZE_PROTOCOL",
     "ANLS_THRESHOLD",
     "ANSWERS_FIELDS",
@@ -280,11 +315,15 @@ __all__ = [
     "PROFILE_OUTPUT",
     "QUESTION_FIELDS",
     "RELAXED_TOLERANCE",
+    "REMOTE_CONNECT_TIMEOUT_S",
+    "REMOTE_READ_TIMEOUT_S",
+    "REMOTE_TOTAL_TIMEOUT_S",
     "SAMPLES_PER_SHARD",
     "SCORE_PROTOCOLS",
     "SCORE_PROTOCOL_CHOICES",
     "SPLIT",
     "TOP_FRAC",
+    "UNTRUSTED_SCHEMES",
     "ColumnMapping",
     "InputFormat",
     "InputOptions",
@@ -292,5 +331,6 @@ __all__ = [
     "MaskConfig",
     "ModelOptions",
     "OnError",
+    "RemoteDeadlines",
     "default_device",
 ]

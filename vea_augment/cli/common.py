@@ -268,6 +268,14 @@ input_reading_options = apply_all(
         "file's folder, or the input folder of a table).",
     ),
     option(
+        "--allow-external-images",
+        is_flag=True,
+        default=defaults.ALLOW_EXTERNAL_IMAGES,
+        help="Read record and table image paths that resolve outside the image root "
+        "(absolute paths, '..', symlinks pointing out); without it such a sample is an "
+        "error record.",
+    ),
+    option(
         "--max-image-pixels",
         default=defaults.MAX_IMAGE_PIXELS,
         type=click.IntRange(min=1),
@@ -299,8 +307,9 @@ input_reading_options = apply_all(
     column_option("boxes", defaults.BOXES_FIELDS, "pixel xyxy evidence boxes (optional)"),
     column_option("id", defaults.ID_FIELDS, "the sample id (optional: else file and row)"),
 )
-"""How the input is read: shard size, image root, pixel limit, format, split, configuration
-and the table column mapping, for commands that read samples."""
+"""How the input is read: shard size, image root (and whether images may leave it), pixel
+limit, format, split, configuration and the table column mapping, for commands that read
+samples."""
 
 ray_options = apply_all(
     option(
@@ -328,7 +337,12 @@ def column_mapping(values: Mapping[str, Any]) -> ColumnMapping:
 def input_options(values: Mapping[str, Any]) -> InputOptions:
     """The :class:`InputOptions` that :data:`input_reading_options` collected."""
     planning = pick(values, "samples_per_shard", "image_root", "input_format", "split")
-    return InputOptions(**planning, hf_config=values["hf_config"], columns=column_mapping(values))
+    return InputOptions(
+        **planning,
+        hf_config=values["hf_config"],
+        columns=column_mapping(values),
+        allow_external_images=bool(values.get("allow_external_images", False)),
+    )
 
 
 def placement(values: Mapping[str, Any]) -> dict[str, Any]:

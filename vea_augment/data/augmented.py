@@ -79,8 +79,18 @@ class OriginalImages:
             try:
                 manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
                 config = manifest.get("config", {})
-                self._tasks = plan_input(manifest["input"], InputOptions.from_config(config))
-            except (OSError, KeyError, ValueError, TypeError, VEAError) as exc:
+                source = manifest["input"]
+                if not isinstance(source, str):
+                    raise TypeError(f"its 'input' is a {type(source).__name__}, not a string")
+                # The manifest is data, not the user's command line: its input may be a
+                # path or a URL, never a pipe: command, and its images stay in their root.
+                self._tasks = plan_input(
+                    source,
+                    InputOptions.from_config(config),
+                    trusted=False,
+                    named_by=f"manifest {str(self.manifest_path)!r}",
+                )
+            except (OSError, KeyError, ValueError, TypeError, AttributeError, VEAError) as exc:
                 self._problem = (
                     f"augment ran without --keep-original and its input (from "
                     f"{self.manifest_path}) cannot be read: {exc}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from vea_augment.options import ColumnMapping, InputOptions
+from vea_augment.options import ColumnMapping, InputOptions, RemoteDeadlines
 
 ShardKind = Literal[
     "webdataset", "jsonl", "json_list", "llava_jsonl", "llava_json", "parquet", "arrow", "hf"
@@ -43,6 +43,13 @@ class ShardTask:
     limit: int | None = None
     """Read only the first ``limit`` samples (``--limit`` cut this shard short): the output
     shard is partial, and its statistics say so (``writer.partial_stats_name``)."""
+    trusted: bool = False
+    """The user's own command line named this shard, so its source may be a ``pipe:``
+    command (``data/opening.py``); a shard planned from a data file never is."""
+    allow_external_images: bool = False
+    """Record image paths may resolve outside ``image_root`` (``--allow-external-images``)."""
+    deadlines: RemoteDeadlines = field(default_factory=RemoteDeadlines)
+    """Timeouts of a remote shard's read."""
 
     def describe(self) -> str:
         """The shard in words: the tar, or the file (or hub split) and its range."""

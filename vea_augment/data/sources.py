@@ -14,6 +14,11 @@ An input is recognised by its content (``data/sniff.py``), its format can also b
   (``data/train-*.parquet``), a ``datasets.save_to_disk`` folder, a hub id
   (``hf://datasets/ORG/NAME`` or ``--input-format hf``).
 
+Who named the input decides what it may be (``data/opening.py``): the user's ``--input`` may
+be any of the above or a ``pipe:`` command; an input named by a data file (``answer``
+re-planning an augment job's input from its ``_manifest.json``) only a path or a URL of a
+whitelisted scheme, and its images only inside the image root.
+
 Records and rows are cut into shards of ``samples_per_shard``, the same rows every time for
 the same options, so output shard N holds exactly input shard N's samples. What no reader
 takes, and an input that holds no sample, is a :class:`ConfigError` naming it.
@@ -30,6 +35,7 @@ from typing import Any
 
 import braceexpand
 
+from vea_augment.data.opening import PIPE, check_source, url_scheme
 from vea_augment.data.shards import ShardKind, ShardTask, row_ranges
 from vea_augment.data.sniff import (
     JSON_SUFFIXES,
@@ -152,11 +158,37 @@ def _webdataset_tasks(urls: list[str]) -> list[ShardTask]:
     return [ShardTask(0, "webdataset", url) for url in urls]
 
 
+def _local_name(path: Path) -> str:
+    """A found file's name as a shard source: a path that never reads as a URL or command
+    (a file called ``pipe:x.tar`` in the current folder is ``/abs/pipe:x.tar``)."""
+    name = str(path)
+    return name if url_scheme(name) is None else str(path.absolute())
+
+
+def expand_pattern(source: str) -> list[str]:
+    """The names a brace pattern stands for, in order; a ConfigError naming the pattern when
+    it is malformed (unbalanced braces) or names one shard twice."""
+    try:
+        names = list(braceexpand.braceexpand(source))
+    except ValueError as exc:  # braceexpand.UnbalancedBracesError
+        raise ConfigError(
+            f"input pattern {source!r} is malformed: {exc} (a range reads "
+            "data/shard-{000..009}.tar, a list data/{a,b}.tar)"
+        ) from exc
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(
+            f"input pattern {source!r} names the same shard more than once: {repeated[0]!r}"
+        )
+    return names
+
+
 def _shard_urls(source: str) -> list[str]:
     """A brace pattern's (or a folder's) shards, every local one existing."""
     if Path(source).is_dir():
-        return [str(p) for p in sorted(Path(source).iterdir()) if has_suffix(p, TAR_SUFFIXES)]
-    urls = list(braceexpand.braceexpand(source))
+        found = sorted(Path(source).iterdir())
+        return [_local_name(p) for p in found if has_suffix(p, TAR_SUFFIXES)]
+    urls = expand_pattern(source)
     missing = [url for url in urls if not _is_remote(url) and not Path(url).is_file()]
     if missing == [source]:
         raise ConfigError(f"input {source!r} does not exist")
@@ -167,14 +199,14 @@ def _shard_urls(source: str) -> list[str]:
 
 
 def _is_remote(url: str) -> bool:
-    return "://" in url or url.startswith("pipe:")
+    return "://" in url or url.startswith(PIPE)
 
 
 def _file_tasks(path: Path, plan: InputOptions) -> list[ShardTask]:
     """The shards of one local file, by what its content says it is."""
     sniffed = sniff_file(path)
     if sniffed.kind == "tar":
-        return _webdataset_tasks([str(path)])
+        return _webdataset_tasks([_local_name(path)])
     if sniffed.kind == "parquet":
         return parquet_tasks([path], path.parent, plan, single=True)
     if sniffed.kind == "jsonl":
@@ -189,7 +221,7 @@ def _local_files_tasks(paths: list[Path], plan: InputOptions) -> list[ShardTask]
     sniffed = [(path, sniff_file(path)) for path in paths]
     kinds = {found.kind for _, found in sniffed}
     if kinds == {"tar"}:
-        return _webdataset_tasks([str(path) for path in paths])
+        return _webdataset_tasks([_local_name(path) for path in paths])
     if kinds == {"parquet"}:
         return parquet_tasks(paths, paths[0].parent, plan)
     unread = [(path, found) for path, found in sniffed if found.kind is None]
@@ -280,12 +312,20 @@ def plan_shards(
     return plan_input(source, options)
 
 
-def plan_input(source: str, options: InputOptions) -> list[ShardTask]:
+def plan_input(
+    source: str, options: InputOptions, *, trusted: bool = True, named_by: str | None = None
+) -> list[ShardTask]:
     """Expand ``source`` into its input shards, numbered from 0 in input order.
 
-    Raises :class:`ConfigError` with the reason when the source names nothing readable, is
-    not what ``options.input_format`` says, or holds no sample.
+    ``trusted``: the user's own command line named ``source``; False when a data file did
+    (``named_by`` says which, for the error), and then no shard may be a ``pipe:`` command or
+    a URL of another scheme than :data:`~vea_augment.options.UNTRUSTED_SCHEMES`, and record
+    images stay inside the image root whatever the options say.
+
+    Raises :class:`ConfigError` with the reason when the source may not be opened, names
+    nothing readable, is not what ``options.input_format`` says, or holds no sample.
     """
+    check_source(source, trusted=trusted, named_by=named_by)
     if options.samples_per_shard < 1:
         raise ConfigError(f"--samples-per-shard must be >= 1, got {options.samples_per_shard}")
     input_format = options.input_format
@@ -299,4 +339,15 @@ def plan_input(source: str, options: InputOptions) -> list[ShardTask]:
             tasks = _as_format(tasks, input_format, source)
     if not tasks:
         raise ConfigError(f"input {source!r} holds no samples")
-    return [replace(task, index=index) for index, task in enumerate(tasks)]
+    for task in tasks:  # a pattern or folder may hold names its source did not show
+        check_source(task.source, trusted=trusted, named_by=named_by)
+    return [
+        replace(
+            task,
+            index=index,
+            trusted=trusted,
+            allow_external_images=options.allow_external_images and trusted,
+            deadlines=options.deadlines,
+        )
+        for index, task in enumerate(tasks)
+    ]

@@ -30,7 +30,9 @@ from vea_augment.data.sources import ShardTask
 Reader = Callable[[ShardTask], Iterator[RawSample]]
 
 READERS: dict[str, Reader] = {
-    "webdataset": lambda task: read_webdataset_shard(task.source),
+    "webdataset": lambda task: read_webdataset_shard(
+        task.source, trusted=task.trusted, deadlines=task.deadlines
+    ),
     "jsonl": read_jsonl_shard,
     "json_list": read_json_list_shard,
     "llava_jsonl": read_llava_jsonl_shard,

@@ -3,7 +3,8 @@
 Visual-CoT's lines and the paper release's ``metadata.json`` (a list of records with
 ``question``, ``answer``, ``image``, ``width``, ``height``, ``bboxs``) read the same way: each
 record is mapped onto the input contract, keeping every original field, and its ``image``
-path (relative to the file, or to ``--image-root``) is read as bytes. A JSON list shard is
+path (relative to the file, or to ``--image-root``, and inside it: ``image_paths``) is read
+as bytes. A JSON list shard is
 a byte range of the file found at planning, so a reader never parses the whole list.
 """
 
@@ -16,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from vea_augment.data.keys import escape_key
-from vea_augment.data.readers.sample import RawSample, read_image_file
+from vea_augment.data.readers.image_paths import read_root_image
+from vea_augment.data.readers.sample import RawSample
 from vea_augment.data.sources import ShardTask, skip_separators
 
 #: One record as a container yields it: (number from 1, fallback key, record, error).
@@ -136,7 +138,9 @@ def record_samples(
             sample.error = error or problem
             yield sample
             continue
-        sample.image, sample.image_ext, sample.error = read_image_file(root, name)
+        sample.image, sample.image_ext, sample.error = read_root_image(
+            root, name, task.allow_external_images
+        )
         yield sample
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import pyarrow as pa
 
 from vea_augment.data.keys import escape_key
-from vea_augment.data.readers.sample import RawSample, image_extension, read_image_file
+from vea_augment.data.readers.image_paths import hub_cache_roots, read_root_image
+from vea_augment.data.readers.sample import RawSample, image_extension
 from vea_augment.data.sources import ShardTask
 from vea_augment.data.tables import (
     Columns,
@@ -68,8 +69,12 @@ def _boxes(value: Any) -> Any:
     return value
 
 
-def row_image(value: Any, column: str, root: Path) -> tuple[bytes | None, str | None, str | None]:
-    """``(bytes, extension, None)`` from an image cell, or ``(None, None, reason)``."""
+def row_image(
+    value: Any, column: str, root: Path, allow_external: bool = False, hub: bool = False
+) -> tuple[bytes | None, str | None, str | None]:
+    """``(bytes, extension, None)`` from an image cell, or ``(None, None, reason)``; a path
+    must lie inside ``root`` unless ``allow_external`` (a ``hub`` split's ``Image`` cell may
+    also point into the datasets/hub cache, where ``datasets`` put the file)."""
     if isinstance(value, list):
         if len(value) > 1:
             return None, None, f"column {column!r} holds {len(value)} images; expected one"
@@ -81,14 +86,15 @@ def row_image(value: Any, column: str, root: Path) -> tuple[bytes | None, str | 
         if data:
             return bytes(data), image_extension(bytes(data), path) or "jpg", None
         if path:
-            return read_image_file(root, str(path))
+            also = hub_cache_roots() if hub else ()
+            return read_root_image(root, str(path), allow_external, also)
         return None, None, f"the row has no image (column {column!r} holds no bytes nor path)"
     if isinstance(value, bytes):
         if not value:
             return None, None, f"the row has no image (column {column!r} holds 0 bytes)"
         return value, image_extension(value) or "jpg", None
     if isinstance(value, str) and value:
-        return read_image_file(root, value)
+        return read_root_image(root, value, allow_external)
     return None, None, f"column {column!r} holds a {type(value).__name__}, not an image"
 
 
@@ -108,7 +114,11 @@ def row_sample(row: dict[str, Any], number: int, columns: Columns, task: ShardTa
         record["evidence_boxes"] = _boxes(json_value(row[columns.boxes]))
     sample.record = record
     sample.image, sample.image_ext, sample.error = row_image(
-        row[columns.image], columns.image, table_root(task)
+        row[columns.image],
+        columns.image,
+        table_root(task),
+        task.allow_external_images,
+        hub=task.kind == "hf",
     )
     return sample
 

@@ -11,11 +11,11 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 
-from webdataset.gopen import gopen
-
 from vea_augment.data.keys import escape_key, split_member_name
+from vea_augment.data.opening import RemoteShardError, open_shard
 from vea_augment.data.readers.records import contract_aliases
 from vea_augment.data.readers.sample import IMAGE_EXTENSIONS, RawSample
+from vea_augment.options import RemoteDeadlines
 
 RECORD_EXTENSION = "json"
 #: Formats whose loaders can execute code; a sample carrying one is refused.
@@ -69,8 +69,14 @@ def _assemble(key: str, members: dict[str, bytes]) -> RawSample:
     return sample
 
 
-def read_webdataset_shard(url: str) -> Iterator[RawSample]:
+def read_webdataset_shard(
+    url: str, *, trusted: bool = False, deadlines: RemoteDeadlines | None = None
+) -> Iterator[RawSample]:
     """Yield the samples of one tar shard in order (gzip-compressed tars are decompressed).
+
+    ``url`` is opened by :func:`~vea_augment.data.opening.open_shard` (a ``pipe:`` command
+    only when ``trusted``); a remote shard that cannot be fetched in time raises
+    :class:`~vea_augment.data.opening.RemoteShardError`, so the whole shard fails and is retried.
 
     Corrupt headers are skipped block by block until the next valid member (tarfile's
     ``ignore_zeros``), and the skipped span is reported as an error sample named after the
@@ -81,8 +87,10 @@ def read_webdataset_shard(url: str) -> Iterator[RawSample]:
     members: dict[str, bytes] = {}
     expected_offset = 0
     try:
-        stream = gopen(url, "rb")
-    except Exception as exc:  # gopen raises whatever its transport raises
+        stream = open_shard(url, trusted=trusted, deadlines=deadlines or RemoteDeadlines())
+    except RemoteShardError:
+        raise  # the transport failed, not the data: the shard fails and is retried
+    except Exception as exc:  # a refused source, a missing or unreadable file
         yield RawSample(key=escape_key(f"shard@{url}"), error=f"cannot open shard: {exc}")
         return
     try:
