@@ -8,7 +8,6 @@ driver this test started are ever signalled.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
@@ -23,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 import pytest
 import webdataset as wds
 from PIL import Image
+
+from vea_augment.testing.processes import augment_actors, descendants, end_all, kill_hard
 
 #: Big enough images that a shard takes about a second, so kills land mid-shard.
 SHARDS, PER_SHARD, IMAGE_SHAPE = 20, 4, (336, 448, 3)
@@ -65,29 +65,6 @@ def environment() -> dict[str, str]:
     return {**os.environ, "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1"}
 
 
-def descendants(pid: int) -> list[psutil.Process]:
-    with contextlib.suppress(psutil.Error):
-        return psutil.Process(pid).children(recursive=True)
-    return []
-
-
-def augment_actors(driver: int) -> list[psutil.Process]:
-    """The driver's augment actors (their process titles start with the actor class)."""
-    found = []
-    for process in descendants(driver):
-        with contextlib.suppress(psutil.Error):
-            if " ".join(process.cmdline()).startswith("ray::AugmentActor"):
-                found.append(process)
-    return found
-
-
-def end_all(processes: list[psutil.Process]) -> None:
-    for process in processes:
-        with contextlib.suppress(psutil.Error):
-            process.kill()
-    psutil.wait_procs(processes, timeout=20)
-
-
 def run_to_end(command: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, env=environment(), check=False
@@ -101,17 +78,16 @@ class ActorKiller(threading.Thread):
         super().__init__(daemon=True)
         self.driver, self.times, self.rng = driver, times, rng
         self.killed: list[int] = []
-        self.seen: set[psutil.Process] = set()
+        self.seen: set[Any] = set()
         self.stop = threading.Event()
 
     def run(self) -> None:
         while len(self.killed) < self.times and not self.stop.is_set():
             self.seen.update(descendants(self.driver))
-            busy = [a for a in augment_actors(self.driver) if "run_shard" in " ".join(a.cmdline())]
+            busy = augment_actors(self.driver, busy_only=True)
             if busy and self.stop.wait(self.rng.uniform(0.05, 0.8)) is False:
                 victim = self.rng.choice(busy)
-                with contextlib.suppress(psutil.Error):
-                    victim.send_signal(signal.SIGKILL)
+                if kill_hard(victim):
                     self.killed.append(victim.pid)
             else:
                 self.stop.wait(0.2)
