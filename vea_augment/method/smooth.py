@@ -6,8 +6,10 @@ kernel truncated at ``TRUNCATE`` sigma. The border handling is a choice
 (:data:`~vea_augment.method.types.BoundaryMode`): at the paper's sigma the mirror images
 move a single hot token's peak to the nearest edge or corner (issue 17), so ``constant``
 (zero padding) and ``normalized`` (normalised convolution: the zero-padded blur divided by
-the blur of the image's support, ``1`` inside) are offered beside it, in both paths below. The paper's default sigma is half the shorter image
-side: 1500 px on a 4000x3000 photo, a kernel of 12,001 taps. Two ways avoid it:
+the blur of the image's support, ``1`` inside) are offered beside it, in both paths below.
+
+The paper's default sigma is half the shorter image side: 1500 px on a 4000x3000 photo, a
+kernel of 12,001 taps. Two ways avoid it:
 
 - :func:`blur_runs` (what :func:`vea_augment.method.evidence_mask` uses): a painted canvas
   is constant on runs of pixels between token edges, so the separable blur is a product of
