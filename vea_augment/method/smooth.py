@@ -30,7 +30,14 @@ from scipy import ndimage
 
 from vea_augment.errors import ConfigError, GeometryError, InvalidScoresError
 from vea_augment.method.paint import canvas_shape
-from vea_augment.method.resample import RESAMPLING_VARIANCE, resize_bilinear, resize_tent
+from vea_augment.method.resample import (
+    RESAMPLING_VARIANCE,
+    padded_line_path,
+    resize_bilinear,
+    resize_tent,
+    resize_tent_padded,
+    upsample_padded,
+)
 from vea_augment.method.types import BOUNDARY_MODES, BoundaryMode
 from vea_augment.method.validation import check_finite_scores
 
@@ -175,14 +182,39 @@ def gaussian_smooth(
     if scale == 1.0:
         return gaussian_blur(arr, sigma_px, sigma_px, boundary).astype(np.float32, copy=False)
     work = canvas_shape(cols, rows, scale)
+    sigmas = working_sigmas(sigma_px, (rows, cols), work)
+    if boundary != "reflect":
+        return _zero_padded_smooth(arr, work, sigmas, boundary)
     small = resize_tent(arr, *work)
-    # The working canvas covers the same image, so each mode applies there unchanged (the
-    # support of ``normalized`` is the working canvas's own).
-    small = gaussian_blur(small, *working_sigmas(sigma_px, (rows, cols), work), boundary)
+    small = gaussian_blur(small, *sigmas)
     # The minimum comes off before the float32 resize, so that a small range on a large
     # offset (a nearly flat map) keeps its resolution.
     offset = float(small.min())
     return resize_bilinear(small - offset, rows, cols) + np.float32(offset)
+
+
+def _zero_padded_smooth(
+    arr: np.ndarray, work: tuple[int, int], sigmas: tuple[float, float], boundary: BoundaryMode
+) -> np.ndarray:
+    """``gaussian_smooth``'s working-canvas path for a canvas that is zero outside: tent down
+    onto a working canvas padded by one pixel (nothing folds), zero-padded blur, bilinear up
+    from the padding; ``normalized`` divides by the same path applied to the image's support
+    (a separable product of two lines), so a constant canvas stays that constant."""
+    rows, cols = arr.shape
+    small = gaussian_blur(resize_tent_padded(arr, *work), *sigmas, "constant")
+    result = upsample_padded(small, rows, cols)
+    if boundary == "normalized":
+
+        def line(n_full: int, n_work: int, sigma: float) -> np.ndarray:
+            def blur(down: np.ndarray) -> np.ndarray:
+                if sigma <= 0:
+                    return down
+                return ndimage.gaussian_filter1d(down, sigma, mode="constant", truncate=TRUNCATE)
+
+            return padded_line_path(n_full, n_work, blur)
+
+        result /= np.outer(line(rows, work[0], sigmas[0]), line(cols, work[1], sigmas[1]))
+    return result.astype(np.float32)
 
 
 def gaussian_kernel(sigma_px: float) -> tuple[np.ndarray, int]:
