@@ -66,3 +66,21 @@ def test_augment_refuses_a_model_without_known_layers_and_points_at_profile(tmp_
     )
     assert result.exit_code != 0
     assert "vea-augment profile" in result.output
+
+
+def test_augment_boundary_reaches_the_mask_config_and_defaults_to_the_paper_s(tmp_path):
+    from vea_augment.cli.augment import augment_command, mask_config
+
+    base = ["--model", "m", "--input", "x.tar", "--output", str(tmp_path)]
+    chosen = augment_command.make_context("augment", [*base, "--boundary", "normalized"])
+    assert mask_config(chosen.params).boundary == "normalized"
+    default = augment_command.make_context("augment", base)
+    assert mask_config(default.params).boundary == "reflect"
+
+
+def test_augment_refuses_an_unknown_boundary(tmp_path):
+    base = ["augment", "--model", "m", "--input", "x.tar", "--output", str(tmp_path)]
+    result = CliRunner().invoke(cli, [*base, "--boundary", "wrap"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--boundary'" in result.output
+    assert "'reflect', 'constant', 'normalized'" in result.output

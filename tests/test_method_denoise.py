@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import arrays
 from method_helpers import PROPERTY
 
 from vea_augment.errors import ConfigError, InvalidScoresError
-from vea_augment.method import check_finite_scores, denoise_grid
+from vea_augment.method import check_finite_scores, denoise_grid, replaced_cells
 
 
 def naive_denoise(grid: np.ndarray, lam: float) -> np.ndarray:
@@ -180,3 +180,53 @@ def test_denoise_equals_the_token_by_token_definition(grid: np.ndarray, lam: flo
 )
 def test_grid_whose_values_span_at_most_lambda_is_unchanged(grid: np.ndarray) -> None:
     np.testing.assert_array_equal(denoise_grid(grid, lam=10.0), grid)
+
+
+def test_replaced_cells_marks_exactly_the_spikes_denoise_replaces() -> None:
+    grid = np.ones((4, 5))
+    grid[0, 0] = 11.0  # corner spike: above 10 x its neighbours' max
+    grid[2, 3] = 10.0  # exactly lambda times: kept
+    expected = np.zeros((4, 5), dtype=bool)
+    expected[0, 0] = True
+    np.testing.assert_array_equal(replaced_cells(grid, lam=10.0), expected)
+
+
+def test_replaced_cells_of_a_thin_grid_is_all_false() -> None:
+    np.testing.assert_array_equal(replaced_cells(np.array([[0.0, 50.0, 0.0]])), [[False] * 3])
+
+
+def test_replaced_cells_validates_like_denoise() -> None:
+    with pytest.raises(ConfigError):
+        replaced_cells(np.ones((3, 3)), lam=0.0)
+    with pytest.raises(InvalidScoresError):
+        replaced_cells(np.full((3, 3), np.nan))
+
+
+@PROPERTY
+@given(grid=grids, lam=st.sampled_from([0.5, 2.0, 10.0]))
+def test_denoise_changes_a_token_only_where_replaced_cells_says(
+    grid: np.ndarray, lam: float
+) -> None:
+    changed = denoise_grid(grid, lam) != grid
+    replaced = replaced_cells(grid, lam)
+    # A replaced token may equal its neighbours' mean by chance; an unreplaced one never moves.
+    assert not np.any(changed & ~replaced)
+    np.testing.assert_array_equal(replaced, naive_spikes(grid, lam))
+
+
+def naive_spikes(grid: np.ndarray, lam: float) -> np.ndarray:
+    """Token by token: strictly above lam x the max of its in-grid 8-neighbours."""
+    rows, cols = grid.shape
+    spikes = np.zeros(grid.shape, dtype=bool)
+    if rows < 3 or cols < 3:
+        return spikes
+    for r in range(rows):
+        for c in range(cols):
+            neighbours = [
+                grid[rr, cc]
+                for rr in range(max(r - 1, 0), min(r + 2, rows))
+                for cc in range(max(c - 1, 0), min(c + 2, cols))
+                if (rr, cc) != (r, c)
+            ]
+            spikes[r, c] = grid[r, c] > lam * max(neighbours)
+    return spikes

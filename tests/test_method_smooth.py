@@ -7,21 +7,28 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from method_helpers import PROPERTY
+from method_helpers import PROPERTY, grid_boxes
 from scipy import ndimage
 
 from vea_augment.errors import ConfigError, InvalidScoresError
 from vea_augment.method import (
+    BOUNDARY_MODES,
+    MaskConfig,
+    TokenView,
+    evidence_mask,
     gaussian_smooth,
     min_max_normalize,
     sigma_in_pixels,
     working_scale,
 )
+from vea_augment.method.paint import paint_runs, paint_views
 from vea_augment.method.resample import resize_area, resize_tent
 from vea_augment.method.smooth import (
     FAST_BLUR_BOUND,
     MAX_WORK_SIDE,
     MIN_WORK_SIGMA,
+    blur_runs,
+    gaussian_blur,
     gaussian_kernel,
     run_blur_matrix,
 )
@@ -251,3 +258,187 @@ def test_blur_rejects_non_finite_canvas() -> None:
     canvas[2, 2] = np.inf
     with pytest.raises(InvalidScoresError):
         gaussian_smooth(canvas, 2.0)
+
+
+# Border handling of the Eq. 3 blur (issue 17): reflect (the paper's), constant, normalized.
+
+PLANTED_WIDTH, PLANTED_HEIGHT, PLANTED_ROWS, PLANTED_COLS = 99, 55, 5, 9
+"""A planted grid of 11-px tokens: the centre token's centre pixel is the image's (49, 27)."""
+
+
+def hot_token_peaks(row: int, col: int, boundary: str) -> list[tuple[int, int]]:
+    """The (x, y) pixels where the paper's mask (sigma 0.5, no denoise) of one hot token
+    reaches its maximum."""
+    scores = np.zeros((PLANTED_ROWS, PLANTED_COLS))
+    scores[row, col] = 1.0
+    view = TokenView(
+        "planted", scores, grid_boxes(PLANTED_WIDTH, PLANTED_HEIGHT, PLANTED_ROWS, PLANTED_COLS)
+    )
+    config = MaskConfig(boundary=boundary, denoise=False)
+    mask = evidence_mask([view], PLANTED_WIDTH, PLANTED_HEIGHT, config)
+    ys, xs = np.nonzero(mask == mask.max())
+    return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARY_MODES)
+def test_a_hot_token_at_the_centre_keeps_its_peak_in_every_mode(boundary: str) -> None:
+    assert hot_token_peaks(2, 4, boundary) == [(49, 27)]
+
+
+@pytest.mark.parametrize(
+    ("token", "reflect", "constant"),
+    [
+        ((2, 0), (0, 27), (5, 27)),  # left edge token, centre pixel (5, 27)
+        ((0, 0), (0, 0), (5, 5)),  # corner token, centre pixel (5, 5)
+        ((4, 8), (98, 54), (93, 49)),  # opposite corner, centre pixel (93, 49)
+        ((1, 1), (0, 0), (16, 16)),  # one token in from the corner: reflect leaves it
+        ((2, 1), (0, 27), (16, 27)),  # one token in from the edge: reflect leaves it
+    ],
+)
+def test_reflect_moves_the_peak_to_the_border_and_zero_padding_keeps_it_centred(
+    token: tuple[int, int], reflect: tuple[int, int], constant: tuple[int, int]
+) -> None:
+    assert hot_token_peaks(*token, "reflect") == [reflect]
+    assert hot_token_peaks(*token, "constant") == [constant]
+
+
+@pytest.mark.parametrize(("token", "peak"), [((2, 0), (0, 27)), ((0, 0), (0, 0))])
+def test_normalized_keeps_the_peak_of_a_border_token_on_the_token_at_the_border(
+    token: tuple[int, int], peak: tuple[int, int]
+) -> None:
+    # The divisor (the blur of the image's support) halves towards the border, so at the
+    # paper's sigma the quotient grows there: the peak is the token's border pixel.
+    assert hot_token_peaks(*token, "normalized") == [peak]
+
+
+def test_normalized_still_pulls_the_peak_of_a_token_near_the_border_onto_the_border() -> None:
+    # Measured, and kept as a specification of the math: normalised convolution does not
+    # mirror, but at sigma = 27.5 px it still moves a token 11 px from the corner to it.
+    assert hot_token_peaks(1, 1, "normalized") == [(0, 0)]
+
+
+def test_run_blur_matrix_constant_and_normalized_by_hand() -> None:
+    weights, radius = gaussian_kernel(1.0)  # w[k] at offset k - radius
+    w = {k: weights[k + radius] for k in range(-radius, radius + 1)}
+    edges = np.array([0, 1, 3])  # runs: pixel 0, pixels 1-2
+    constant = run_blur_matrix(edges, 3, 1.0, "constant")
+    expected = np.array(
+        [
+            [w[0], w[1] + w[2]],
+            [w[1], w[0] + w[1]],
+            [w[2], w[1] + w[0]],
+        ]
+    )
+    np.testing.assert_allclose(constant, expected, rtol=1e-14)
+    support = np.array([w[0] + w[1] + w[2], w[1] + w[0] + w[1], w[2] + w[1] + w[0]])
+    normalized = run_blur_matrix(edges, 3, 1.0, "normalized")
+    np.testing.assert_allclose(normalized, expected / support[:, None], rtol=1e-14)
+    np.testing.assert_allclose(normalized.sum(axis=1), 1.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("sigma_px", [3.0, 150.0])
+def test_normalized_blur_of_a_constant_map_is_that_constant(sigma_px: float) -> None:
+    canvas = np.full((300, 400), 0.37)
+    np.testing.assert_allclose(gaussian_blur(canvas, 3.0, 3.0, "normalized"), 0.37, rtol=1e-12)
+    smooth = gaussian_smooth(canvas, sigma_px, "normalized")
+    np.testing.assert_allclose(smooth, 0.37, rtol=1e-6)  # float32 result
+    xs, ys, runs = np.array([0, 400]), np.array([0, 300]), np.array([[0.37]])
+    exact = blur_runs(xs, ys, runs, 400, 300, sigma_px, "normalized")
+    np.testing.assert_allclose(exact, 0.37, rtol=1e-12)
+
+
+def test_zero_padding_darkens_a_map_of_ones_by_the_kernel_weight_left_inside() -> None:
+    weights, radius = gaussian_kernel(30.0)
+    out = gaussian_blur(np.ones((201, 201)), 30.0, 30.0, "constant")
+
+    def inside(p: int) -> float:  # kernel weight at offsets -p..200-p (pixels 0..200)
+        return float(weights[max(radius - p, 0) : radius + 201 - p].sum())
+
+    assert inside(0) == pytest.approx(0.5 + weights[radius] / 2, rel=1e-12)  # half, plus w0/2
+    for row, col in [(100, 100), (100, 0), (0, 0), (17, 150)]:
+        assert out[row, col] == pytest.approx(inside(row) * inside(col), rel=1e-12)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARY_MODES)
+@pytest.mark.parametrize("sigma_px", [2.5, 40.0, 78.5])
+def test_run_based_blur_equals_the_canvas_blur_in_every_mode(
+    boundary: str, sigma_px: float
+) -> None:
+    rng = np.random.default_rng(7)
+    width, height = 233, 157
+    view = TokenView("v", rng.random((6, 9)), grid_boxes(width, height, 6, 9))
+    xs, ys, runs = paint_runs([view], width, height)
+    canvas = paint_views([view], width, height).astype(np.float64)
+    exact = blur_runs(xs, ys, runs, width, height, sigma_px, boundary)
+    full = gaussian_blur(canvas, sigma_px, sigma_px, boundary)
+    np.testing.assert_allclose(exact, full, atol=1e-6)  # the painted canvas is float32
+    working = gaussian_smooth(canvas, sigma_px, boundary)
+    spread = float(full.max() - full.min())
+    assert np.abs(working - full).max() <= FAST_BLUR_BOUND * spread + 1e-6
+
+
+@PROPERTY
+@given(
+    side=st.integers(1, 60),
+    sigma=st.sampled_from([0.05, 0.7, 2.0, 9.5, 40.0, 150.0]),
+    cuts=st.lists(st.integers(1, 59), max_size=8),
+    boundary=st.sampled_from(["constant", "normalized"]),
+)
+def test_run_blur_matrix_is_scipy_s_blur_of_each_run_in_the_other_modes(
+    side: int, sigma: float, cuts: list[int], boundary: str
+) -> None:
+    edges = np.unique([0, side, *(c for c in cuts if c < side)])
+    indicators = np.zeros((side, edges.size - 1))
+    for run in range(edges.size - 1):
+        indicators[edges[run] : edges[run + 1], run] = 1.0
+    expected = ndimage.gaussian_filter1d(indicators, sigma, axis=0, mode="constant", truncate=4.0)
+    if boundary == "normalized":
+        ones = np.ones(side)
+        expected /= ndimage.gaussian_filter1d(ones, sigma, mode="constant", truncate=4.0)[:, None]
+    np.testing.assert_allclose(run_blur_matrix(edges, side, sigma, boundary), expected, atol=1e-13)
+
+
+@PROPERTY
+@given(
+    canvas=arrays(np.float64, (12, 17), elements=st.floats(0, 1)),
+    sigma=st.floats(0.3, 40.0),
+)
+def test_normalized_blur_is_a_weighted_mean_and_never_below_zero_padding(
+    canvas: np.ndarray, sigma: float
+) -> None:
+    normalized = gaussian_blur(canvas, sigma, sigma, "normalized")
+    constant = gaussian_blur(canvas, sigma, sigma, "constant")
+    # Weights that sum to one: inside the map's range. The divisor is at most one.
+    assert normalized.min() >= canvas.min() - 1e-12
+    assert normalized.max() <= canvas.max() + 1e-12
+    assert np.all(normalized >= constant - 1e-12)
+
+
+def test_an_unknown_boundary_is_refused() -> None:
+    with pytest.raises(ConfigError, match="boundary must be one of reflect, constant"):
+        MaskConfig(boundary="wrap")
+    with pytest.raises(ConfigError, match="boundary"):
+        gaussian_blur(np.zeros((4, 4)), 1.0, 1.0, "wrap")
+
+
+@PROPERTY
+@given(
+    rows=st.integers(60, 300),
+    cols=st.integers(60, 300),
+    grid=st.tuples(st.integers(1, 30), st.integers(1, 30)),
+    fraction=st.sampled_from([0.5, 0.25, 0.1]),
+    boundary=st.sampled_from(["constant", "normalized"]),
+    seed=st.integers(0, 2**16),
+)
+def test_zero_padded_working_canvas_stays_within_the_fast_blur_bound(
+    rows: int, cols: int, grid: tuple[int, int], fraction: float, boundary: str, seed: int
+) -> None:
+    canvas = token_canvas(rows, cols, grid, seed)
+    sigma_px = fraction * min(rows, cols)
+    full = gaussian_blur(canvas, sigma_px, sigma_px, boundary).astype(np.float64)
+    span = float(np.ptp(full))
+    if np.ptp(canvas) == 0 or span < 0.001 * float(np.ptp(canvas)):
+        return
+    fast = gaussian_smooth(canvas, sigma_px, boundary).astype(np.float64)
+    rounding = float(np.spacing(np.float32(np.abs(full).max())))
+    assert (np.abs(fast - full).max() - rounding) / span <= FAST_BLUR_BOUND

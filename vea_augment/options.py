@@ -19,7 +19,7 @@ from vea_augment.method.labels import DEFAULT_LABEL_RULE, LabelRule
 from vea_augment.method.protocols import PROTOCOLS
 from vea_augment.method.protocols.anls import THRESHOLD as ANLS_THRESHOLD
 from vea_augment.method.protocols.relaxed import TOLERANCE as RELAXED_TOLERANCE
-from vea_augment.method.types import MaskConfig
+from vea_augment.method.types import BOUNDARY_MODES, BoundaryMode, MaskConfig
 
 # Reading input
 SAMPLES_PER_SHARD = 1000
@@ -99,6 +99,13 @@ ON_ERROR: OnError = "passthrough"
 """A failed sample is written unhighlighted with an error sidecar (or left out: ``skip``)."""
 MAX_SHARD_ATTEMPTS = 3
 """Tries per shard before the job reports it failed (an actor that died is replaced)."""
+
+# Mask border handling and mask quality (issue 17)
+BOUNDARY: BoundaryMode = MaskConfig().boundary
+"""``--boundary``, the Eq. 3 blur at the image border: ``reflect`` (the paper's; at its sigma a
+hot token's peak drifts to the nearest edge or corner), ``constant`` (zeros: the peak stays
+on the token) or ``normalized`` (normalised convolution); ``BOUNDARY_MODES`` lists them. Each
+sample's mask quality (pixel AUROC/NDCG against its evidence boxes) goes in its sidecar."""
 
 # Answer
 METHODS = "base,inst,vea"
@@ -279,6 +286,8 @@ __all__ = [
     "ATTRIBUTION_BATCH_SIZE",
     "BOOTSTRAP_RESAMPLES",
     "BOOTSTRAP_SEED",
+    "BOUNDARY",
+    "BOUNDARY_MODES",
     "BOXES_FIELDS",
     "DEMO_DEGRADATION",
     "DEMO_OUTPUT",
@@ -324,6 +333,7 @@ __all__ = [
     "SPLIT",
     "TOP_FRAC",
     "UNTRUSTED_SCHEMES",
+    "BoundaryMode",
     "ColumnMapping",
     "InputFormat",
     "InputOptions",

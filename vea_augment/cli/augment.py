@@ -8,7 +8,7 @@ import click
 
 from vea_augment import options as defaults
 from vea_augment.cli import common
-from vea_augment.options import MaskConfig, OnError
+from vea_augment.options import BoundaryMode, MaskConfig, OnError
 
 PAPER_MASK = MaskConfig()
 
@@ -22,6 +22,13 @@ mask_options = common.apply_all(
         common.option(f"--{knob}", default=getattr(PAPER_MASK, knob), type=float, help=text)
         for knob, text in _MASK_KNOBS
     ),
+    common.option(
+        "--boundary",
+        type=common.literal_choice(BoundaryMode),
+        default=defaults.BOUNDARY,
+        help="Eq. 3 blur at the image border: reflect (mirror, the paper's), constant (zeros) "
+        "or normalized (blur divided by the blur of the image's support).",
+    ),
     common.option("--no-denoise", is_flag=True, help="Ablation: skip Eq. 2."),
     common.option("--no-smooth", is_flag=True, help="Ablation: skip Eq. 3."),
 )
@@ -31,7 +38,12 @@ mask_options = common.apply_all(
 def mask_config(values: dict[str, Any]) -> MaskConfig:
     """The :class:`MaskConfig` that :data:`mask_options` collected."""
     knobs = {knob: values[knob] for knob, _ in _MASK_KNOBS}
-    return MaskConfig(**knobs, denoise=not values["no_denoise"], smooth=not values["no_smooth"])
+    return MaskConfig(
+        **knobs,
+        boundary=values["boundary"],
+        denoise=not values["no_denoise"],
+        smooth=not values["no_smooth"],
+    )
 
 
 @click.command("augment")

@@ -35,7 +35,9 @@ from vea_augment.errors import ConfigError
 from vea_augment.jobs import PoolJob, actor_loading
 from vea_augment.options import InputOptions, ModelOptions
 from vea_augment.schemas.manifest import JobManifest
+from vea_augment.schemas.stats import MaskQualityStats
 from vea_augment.steps.augment import AugmentSettings, augment_shard
+from vea_augment.steps.mask_scores import MaskScoreTally, mask_quality_lines
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class JobSummary:
     seconds: float
     actors: str
     actor_restarts: int
+    mask_quality: MaskQualityStats | None = None
+    """Mask quality of this run's ok samples (shards already done are not counted)."""
 
     def lines(self) -> list[str]:
         rate = self.samples / self.seconds if self.seconds > 0 else 0.0
@@ -82,6 +86,7 @@ class JobSummary:
             for reason, count in sorted(self.errors_by_reason.items(), key=lambda item: -item[1])
         ]
         text += [f"  failed shard: {failure}" for failure in self.shards_failed]
+        text += mask_quality_lines(self.mask_quality)
         if self.actor_restarts:
             text.append(f"actors replaced after failures: {self.actor_restarts}")
         return text
@@ -199,6 +204,7 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
     counts: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     failed: list[str] = []
+    quality = MaskScoreTally()
     plan = ActorPlan(0, 0.0, 0.0)
     restarts = 0
     if todo:
@@ -211,6 +217,7 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
                 counts["ok"] += outcome.stats["ok"]
                 counts["errors"] += outcome.stats["errors"]
                 reasons.update(outcome.stats["errors_by_reason"])
+                quality.add_stats(outcome.stats.get("mask_quality"))
             return {"errors": counts["errors"]}
 
         request = PoolRequest(
@@ -254,4 +261,5 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
         seconds=time.perf_counter() - started,
         actors=plan.describe() if todo else "no actors (nothing to do)",
         actor_restarts=restarts,
+        mask_quality=quality.stats(),
     )

@@ -29,8 +29,9 @@ def evidence_mask(
     on runs of pixels between token edges (:func:`~vea_augment.method.paint.paint_runs`),
     so the separable blur is a product of small matrices
     (:func:`~vea_augment.method.smooth.blur_runs`), equal to blurring the full-resolution
-    canvas with ``scipy.ndimage.gaussian_filter`` (reflect, truncated at 4 sigma, as the
-    paper's release does) up to float64 rounding. Its cost grows with the image and the
+    canvas with ``scipy.ndimage.gaussian_filter`` (truncated at 4 sigma, with the border
+    handling ``config.boundary``: ``reflect`` as the paper's release does) up to float64
+    rounding. Its cost grows with the image and the
     number of distinct token edges, not with sigma. Normalisation comes last, so the
     result's extremes are exactly 0 and 1 (a constant map gives all zeros).
 
@@ -47,7 +48,8 @@ def evidence_mask(
     if sigma_px == 0:
         return min_max_normalize(paint_views(views, width, height))
     xs, ys, runs = paint_runs(views, width, height)
-    return min_max_normalize(blur_runs(xs, ys, runs, width, height, sigma_px), overwrite=True)
+    blurred = blur_runs(xs, ys, runs, width, height, sigma_px, config.boundary)
+    return min_max_normalize(blurred, overwrite=True)
 
 
 def highlight_with_views(

@@ -59,11 +59,11 @@ def _tie_averaged_dcg(gains: np.ndarray, scores: np.ndarray) -> float:
     sorted_gains = gains[order]
     discounts = 1.0 / np.log2(np.arange(scores.size) + 2.0)
     group_starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    group_ends = np.r_[group_starts[1:], scores.size]
-    total = 0.0
-    for start, end in zip(group_starts, group_ends, strict=True):
-        total += sorted_gains[start:end].mean() * discounts[start:end].sum()
-    return total
+    group_sizes = np.diff(np.r_[group_starts, scores.size])
+    # One sum per tie group, vectorised: a pixel mask has tens of thousands of groups.
+    gain_sums = np.add.reduceat(sorted_gains, group_starts)
+    discount_sums = np.add.reduceat(discounts, group_starts)
+    return float(np.sum(gain_sums / group_sizes * discount_sums))
 
 
 def ndcg(scores: np.ndarray, labels: np.ndarray) -> float:

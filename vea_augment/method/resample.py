@@ -11,9 +11,17 @@ min-max normalised blur of a nearly flat map stretches into several grey levels.
 Up: bilinear interpolation with pixel centres aligned, clamped at the edges (the same
 mirror). Each direction widens the blur by a variance of 1/6 working pixel squared;
 ``smooth.working_sigmas`` takes those 1/3 off the working sigma.
+
+For the zero-padded borders (``constant``, ``normalized``) nothing folds: the canvas is zero
+outside, so the working canvas gets one more pixel on every side to hold the tents that reach
+past the edge (:func:`resize_tent_padded`), and the upsampling reads it
+(:func:`upsample_padded`). The whole path is then shift-invariant up to the image's edge, and
+the resampling widens the blur there as it does inside.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
@@ -29,10 +37,14 @@ def _tent_cdf(u: np.ndarray) -> np.ndarray:
     return np.where(u <= 0.0, 0.5 * (u + 1.0) ** 2, 1.0 - 0.5 * (1.0 - u) ** 2)
 
 
-def _tent_matrix(n_in: int, n_out: int) -> sparse.csr_matrix:
+def _tent_matrix(n_in: int, n_out: int, fold: bool = True) -> sparse.csr_matrix:
     """Sparse ``(n_out, n_in)``: ``W[j, i]`` is the integral over input pixel ``i`` of
     working pixel ``j``'s tent, in working pixels, so every row sums to 1 (a weighted mean)
-    and every input pixel's weights sum to its width in working pixels."""
+    and every input pixel's weights sum to its width in working pixels.
+
+    ``fold=False``: ``(n_out + 2, n_in)``, row ``j + 1`` holding working pixel ``j`` for
+    ``j`` in ``-1..n_out``, nothing folded (the canvas is zero outside: edge rows sum to
+    less than 1)."""
     scale = n_out / n_in
     start = np.arange(n_in, dtype=np.float64) * scale
     stop = start + scale
@@ -45,11 +57,57 @@ def _tent_matrix(n_in: int, n_out: int) -> sparse.csr_matrix:
     node = first[pixel] + np.arange(pixel.size) - offsets
     centre = node + 0.5
     weight = _tent_cdf(stop[pixel] - centre) - _tent_cdf(start[pixel] - centre)
-    # The mirror images of the first and last working pixels, just outside, fold back.
-    node = np.where(node < 0, -node - 1, node)
-    node = np.where(node >= n_out, 2 * n_out - 1 - node, node)
-    keep = (weight > 0.0) & (node >= 0) & (node < n_out)
-    return sparse.csr_matrix((weight[keep], (node[keep], pixel[keep])), shape=(n_out, n_in))
+    if fold:
+        # The mirror images of the first and last working pixels, just outside, fold back.
+        node = np.where(node < 0, -node - 1, node)
+        node = np.where(node >= n_out, 2 * n_out - 1 - node, node)
+        size = n_out
+    else:
+        node, size = node + 1, n_out + 2
+    keep = (weight > 0.0) & (node >= 0) & (node < size)
+    return sparse.csr_matrix((weight[keep], (node[keep], pixel[keep])), shape=(size, n_in))
+
+
+def resize_tent_padded(canvas: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """The tent average of a canvas that is zero outside: ``(rows + 2, cols + 2)`` float64,
+    the working canvas with one working pixel more on every side; nothing folds."""
+    arr = np.asarray(canvas, dtype=np.float64)
+    down_rows = _tent_matrix(arr.shape[0], rows, fold=False)
+    down_cols = _tent_matrix(arr.shape[1], cols, fold=False)
+    return np.asarray((down_cols @ (down_rows @ arr).T).T)
+
+
+def _padded_bilinear_matrix(n_full: int, n_work: int) -> sparse.csr_matrix:
+    """Sparse ``(n_full, n_work + 2)``: linear interpolation, pixel centres aligned, from a
+    working line padded by one pixel on each side (padded pixel ``k`` centred at working
+    coordinate ``k - 0.5``) to the full line's pixel centres."""
+    position = (np.arange(n_full, dtype=np.float64) + 0.5) * n_work / n_full + 0.5
+    lower = np.floor(position).astype(np.int64)
+    frac = position - lower
+    pixel = np.arange(n_full)
+    return sparse.csr_matrix(
+        (np.r_[1.0 - frac, frac], (np.r_[pixel, pixel], np.r_[lower, lower + 1])),
+        shape=(n_full, n_work + 2),
+    )
+
+
+def upsample_padded(canvas: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Bilinear upsampling of a padded working canvas (:func:`resize_tent_padded`) to
+    ``(rows, cols)``; float64, no clamping (the padding holds the edge's neighbours)."""
+    arr = np.asarray(canvas, dtype=np.float64)
+    up_rows = _padded_bilinear_matrix(rows, arr.shape[0] - 2)
+    up_cols = _padded_bilinear_matrix(cols, arr.shape[1] - 2)
+    return np.asarray((up_cols @ (up_rows @ arr).T).T)
+
+
+def padded_line_path(
+    n_full: int, n_work: int, blur: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """The zero-padded path applied to a line of ``n_full`` ones: tent down, ``blur`` (the
+    working blur along one axis), bilinear up; float64 ``(n_full,)``. The 2-D path of a
+    canvas of ones is the outer product of two of these."""
+    down = _tent_matrix(n_full, n_work, fold=False) @ np.ones(n_full)
+    return _padded_bilinear_matrix(n_full, n_work) @ blur(down)
 
 
 def resize_tent(canvas: np.ndarray, rows: int, cols: int) -> np.ndarray:

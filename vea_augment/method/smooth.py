@@ -2,8 +2,14 @@
 
 The blur is the paper release's: ``scipy.ndimage.gaussian_filter`` with ``mode="reflect"``
 (mirror about the image edge, so evidence near a border is not pulled towards zero) and the
-kernel truncated at ``TRUNCATE`` sigma. The paper's default sigma is half the shorter image
-side: 1500 px on a 4000x3000 photo, a kernel of 12,001 taps. Two ways avoid it:
+kernel truncated at ``TRUNCATE`` sigma. The border handling is a choice
+(:data:`~vea_augment.method.types.BoundaryMode`): at the paper's sigma the mirror images
+move a single hot token's peak to the nearest edge or corner (issue 17), so ``constant``
+(zero padding) and ``normalized`` (normalised convolution: the zero-padded blur divided by
+the blur of the image's support, ``1`` inside) are offered beside it, in both paths below.
+
+The paper's default sigma is half the shorter image side: 1500 px on a 4000x3000 photo, a
+kernel of 12,001 taps. Two ways avoid it:
 
 - :func:`blur_runs` (what :func:`vea_augment.method.evidence_mask` uses): a painted canvas
   is constant on runs of pixels between token edges, so the separable blur is a product of
@@ -24,10 +30,19 @@ from scipy import ndimage
 
 from vea_augment.errors import ConfigError, GeometryError, InvalidScoresError
 from vea_augment.method.paint import canvas_shape
-from vea_augment.method.resample import RESAMPLING_VARIANCE, resize_bilinear, resize_tent
+from vea_augment.method.resample import (
+    RESAMPLING_VARIANCE,
+    padded_line_path,
+    resize_bilinear,
+    resize_tent,
+    resize_tent_padded,
+    upsample_padded,
+)
+from vea_augment.method.types import BOUNDARY_MODES, BoundaryMode
 from vea_augment.method.validation import check_finite_scores
 
-BOUNDARY_MODE = "reflect"
+#: The paper release's border handling, the default of every blur here.
+BOUNDARY_MODE: BoundaryMode = "reflect"
 TRUNCATE = 4.0
 # Working sigma aimed for when downsampling; the resampling error falls as 1 / s^2.
 TARGET_WORK_SIGMA = 16.0
@@ -94,28 +109,64 @@ def working_sigmas(
     return sigmas[0], sigmas[1]
 
 
-def gaussian_blur(canvas: np.ndarray, sigma_rows: float, sigma_cols: float) -> np.ndarray:
-    """Blur ``canvas`` at its own resolution with per-axis sigmas in its own pixels.
+def checked_boundary(boundary: str) -> BoundaryMode:
+    """``boundary`` if it is a :data:`BoundaryMode`, else :class:`ConfigError`."""
+    if boundary not in BOUNDARY_MODES:
+        raise ConfigError(f"boundary must be one of {', '.join(BOUNDARY_MODES)}, got {boundary!r}")
+    return boundary  # type: ignore[return-value]
 
-    Uses the module's ``BOUNDARY_MODE`` and ``TRUNCATE``. Returns float64 for a canvas of
-    at most ``MAX_WORK_SIDE**2`` pixels (a working canvas), float32 for a larger one.
+
+def support_blur(side: int, sigma_px: float) -> np.ndarray:
+    """The zero-padded 1-D blur of a line of ``side`` ones: the denominator of normalised
+    convolution along one axis (1 in the middle, about 0.5 at the ends when sigma is wide).
+    ``sigma_px <= 0`` gives ones."""
+    if sigma_px <= 0:
+        return np.ones(side)
+    return ndimage.gaussian_filter1d(
+        np.ones(side), sigma_px, mode="constant", cval=0.0, truncate=TRUNCATE
+    )
+
+
+def gaussian_blur(
+    canvas: np.ndarray,
+    sigma_rows: float,
+    sigma_cols: float,
+    boundary: BoundaryMode = BOUNDARY_MODE,
+) -> np.ndarray:
+    """Blur ``canvas`` at its own resolution with per-axis sigmas in its own pixels (Eq. 3).
+
+    ``boundary``: ``reflect`` (mirror), ``constant`` (zeros outside) or ``normalized`` (the
+    zero-padded blur divided by the zero-padded blur of ones, so a constant canvas stays
+    exactly that constant). Kernel cut at ``TRUNCATE`` sigma. Returns float64 for a canvas
+    of at most ``MAX_WORK_SIDE**2`` pixels (a working canvas), float32 for a larger one.
     """
+    boundary = checked_boundary(boundary)
     if sigma_rows <= 0 and sigma_cols <= 0:
         return np.asarray(canvas, dtype=np.float32).copy()
     # Blur a small working canvas in float64 (cheap); a full-resolution one in float32 to
     # halve its memory, the rounding is far below one grey level.
     dtype = np.float64 if canvas.size <= MAX_WORK_SIDE**2 else np.float32
+    sigmas = (max(sigma_rows, 0.0), max(sigma_cols, 0.0))
     blurred = ndimage.gaussian_filter(
         np.asarray(canvas, dtype=dtype),
-        sigma=(max(sigma_rows, 0.0), max(sigma_cols, 0.0)),
-        mode=BOUNDARY_MODE,
+        sigma=sigmas,
+        mode="reflect" if boundary == "reflect" else "constant",
+        cval=0.0,
         truncate=TRUNCATE,
     )
+    if boundary == "normalized":
+        # The support of a full image is separable: the blur of ones is an outer product.
+        rows, cols = blurred.shape
+        support = np.outer(support_blur(rows, sigmas[0]), support_blur(cols, sigmas[1]))
+        blurred /= support.astype(dtype, copy=False)
     return blurred
 
 
-def gaussian_smooth(canvas: np.ndarray, sigma_px: float) -> np.ndarray:
-    """Gaussian-blur a 2-D canvas with ``sigma_px`` (its own pixels); same shape, float32.
+def gaussian_smooth(
+    canvas: np.ndarray, sigma_px: float, boundary: BoundaryMode = BOUNDARY_MODE
+) -> np.ndarray:
+    """Gaussian-blur a 2-D canvas with ``sigma_px`` (its own pixels; Eq. 3) and the border
+    handling ``boundary`` (:func:`gaussian_blur`); same shape, float32.
 
     A small sigma is the plain full-resolution blur
     (:func:`vea_augment.testing.reference.reference_gaussian_smooth`). A large one runs at
@@ -129,14 +180,41 @@ def gaussian_smooth(canvas: np.ndarray, sigma_px: float) -> np.ndarray:
     rows, cols = arr.shape
     scale = working_scale(cols, rows, sigma_px)
     if scale == 1.0:
-        return gaussian_blur(arr, sigma_px, sigma_px).astype(np.float32, copy=False)
+        return gaussian_blur(arr, sigma_px, sigma_px, boundary).astype(np.float32, copy=False)
     work = canvas_shape(cols, rows, scale)
+    sigmas = working_sigmas(sigma_px, (rows, cols), work)
+    if boundary != "reflect":
+        return _zero_padded_smooth(arr, work, sigmas, boundary)
     small = resize_tent(arr, *work)
-    small = gaussian_blur(small, *working_sigmas(sigma_px, (rows, cols), work))
+    small = gaussian_blur(small, *sigmas)
     # The minimum comes off before the float32 resize, so that a small range on a large
     # offset (a nearly flat map) keeps its resolution.
     offset = float(small.min())
     return resize_bilinear(small - offset, rows, cols) + np.float32(offset)
+
+
+def _zero_padded_smooth(
+    arr: np.ndarray, work: tuple[int, int], sigmas: tuple[float, float], boundary: BoundaryMode
+) -> np.ndarray:
+    """``gaussian_smooth``'s working-canvas path for a canvas that is zero outside: tent down
+    onto a working canvas padded by one pixel (nothing folds), zero-padded blur, bilinear up
+    from the padding; ``normalized`` divides by the same path applied to the image's support
+    (a separable product of two lines), so a constant canvas stays that constant."""
+    rows, cols = arr.shape
+    small = gaussian_blur(resize_tent_padded(arr, *work), *sigmas, "constant")
+    result = upsample_padded(small, rows, cols)
+    if boundary == "normalized":
+
+        def line(n_full: int, n_work: int, sigma: float) -> np.ndarray:
+            def blur(down: np.ndarray) -> np.ndarray:
+                if sigma <= 0:
+                    return down
+                return ndimage.gaussian_filter1d(down, sigma, mode="constant", truncate=TRUNCATE)
+
+            return padded_line_path(n_full, n_work, blur)
+
+        result /= np.outer(line(rows, work[0], sigmas[0]), line(cols, work[1], sigmas[1]))
+    return result.astype(np.float32)
 
 
 def gaussian_kernel(sigma_px: float) -> tuple[np.ndarray, int]:
@@ -148,16 +226,35 @@ def gaussian_kernel(sigma_px: float) -> tuple[np.ndarray, int]:
     return weights / weights.sum(), radius
 
 
-def run_blur_matrix(edges: np.ndarray, side: int, sigma_px: float) -> np.ndarray:
-    """``(side, len(edges) - 1)``: column ``g`` is the 1-D blur (``BOUNDARY_MODE``, the
-    kernel of :func:`gaussian_kernel`) of the indicator of pixels ``[edges[g], edges[g+1])``.
+def run_blur_matrix(
+    edges: np.ndarray, side: int, sigma_px: float, boundary: BoundaryMode = BOUNDARY_MODE
+) -> np.ndarray:
+    """``(side, len(edges) - 1)``: column ``g`` is the 1-D blur (Eq. 3, border ``boundary``,
+    the kernel of :func:`gaussian_kernel`) of the indicator of pixels ``[edges[g], edges[g+1])``.
 
-    ``edges`` are ascending whole pixels from 0 to ``side``. Exact: the mirror boundary
-    makes the line periodic (period ``2 * side``, each period a copy and a mirrored copy),
-    so every value is a sum of the kernel's cumulative weights over the images of a run.
+    ``edges`` are ascending whole pixels from 0 to ``side``. Exact, from the kernel's
+    cumulative sums: with ``constant`` borders a value is the kernel's weight over the run;
+    ``normalized`` divides each row by the weight over the whole line (:func:`support_blur`);
+    ``reflect`` makes the line periodic (period ``2 * side``, each period a copy and a
+    mirrored copy), so a value sums the cumulative weights over the images of a run.
     """
+    boundary = checked_boundary(boundary)
     weights, radius = gaussian_kernel(sigma_px)
     cumulative = np.concatenate([[0.0], np.cumsum(weights)])
+    cuts = np.asarray(edges, dtype=np.int64)[None, :]
+    pixels = np.arange(side, dtype=np.int64)[:, None]
+    if boundary != "reflect":
+
+        def up_to(offset: np.ndarray) -> np.ndarray:
+            # The kernel's weight at offsets <= ``offset`` (0 below -radius, 1 above radius).
+            return cumulative[np.clip(offset + radius + 1, 0, 2 * radius + 1)]
+
+        # Pixel p receives weight w[q - p] from pixel q, so the blurred indicator of [0, cut)
+        # is the weight at offsets up to cut - 1 - p (less a constant per pixel).
+        matrix = np.diff(up_to(cuts - 1 - pixels), axis=1)
+        if boundary == "normalized":
+            matrix /= up_to(side - 1 - pixels) - up_to(-1 - pixels)
+        return matrix
     period = 2 * side
     # periodic[q + side] = sum over images j of (weight at offsets <= q + j * period), less
     # one per image at or right of 0 so that the sum converges; the constant cancels below.
@@ -167,8 +264,6 @@ def run_blur_matrix(edges: np.ndarray, side: int, sigma_px: float) -> np.ndarray
     for image in range(-reach, reach + 1):
         below = cumulative[np.clip(offsets + image * period + radius + 1, 0, 2 * radius + 1)]
         periodic += below - (1.0 if image >= 0 else 0.0)
-    cuts = np.asarray(edges, dtype=np.int64)[None, :]
-    pixels = np.arange(side, dtype=np.int64)[:, None]
     # The blurred indicator of [0, cut) at each pixel, up to a constant per pixel: the run
     # itself (positions cut - 1 - p and below) less its mirror image.
     steps = periodic[cuts - 1 - pixels + side] - periodic[period - cuts - 1 - pixels + side]
@@ -176,18 +271,26 @@ def run_blur_matrix(edges: np.ndarray, side: int, sigma_px: float) -> np.ndarray
 
 
 def blur_runs(
-    xs: np.ndarray, ys: np.ndarray, runs: np.ndarray, width: int, height: int, sigma_px: float
+    xs: np.ndarray,
+    ys: np.ndarray,
+    runs: np.ndarray,
+    width: int,
+    height: int,
+    sigma_px: float,
+    boundary: BoundaryMode = BOUNDARY_MODE,
 ) -> np.ndarray:
-    """The full-resolution blur of a canvas held as pixel runs (``paint.paint_runs``), float64.
+    """The full-resolution blur (Eq. 3, border ``boundary``) of a canvas held as pixel runs
+    (``paint.paint_runs``), float64.
 
     The Gaussian is separable and the canvas is ``runs`` spread over its runs' pixels, so
     the blur is ``rows @ runs @ cols.T`` with each run's blurred indicator as a column of
     ``rows`` and ``cols`` (:func:`run_blur_matrix`): the same numbers as blurring the
-    full canvas with ``scipy.ndimage.gaussian_filter`` (float64 rounding aside), at a cost
-    that grows with the number of runs and not with sigma.
+    full canvas with :func:`gaussian_blur` (float64 rounding aside), at a cost that grows
+    with the number of runs and not with sigma. ``normalized`` stays separable because the
+    image's support is a rectangle: its blur is the outer product of the two axes' supports.
     """
-    rows = run_blur_matrix(ys, height, sigma_px)
-    cols = run_blur_matrix(xs, width, sigma_px)
+    rows = run_blur_matrix(ys, height, sigma_px, boundary)
+    cols = run_blur_matrix(xs, width, sigma_px, boundary)
     if runs.shape[1] <= runs.shape[0]:
         return (rows @ runs) @ cols.T
     return rows @ (runs @ cols.T)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -32,13 +33,23 @@ class TokenView:
         return (int(self.scores.shape[0]), int(self.scores.shape[1]))
 
 
+BoundaryMode = Literal["reflect", "constant", "normalized"]
+"""How the Eq. 3 blur treats the image border: ``reflect`` mirrors the map about it (the
+paper's release; a hot token's peak drifts to the nearest edge or corner), ``constant``
+pads with zeros (the peak stays on the token, borders darken), ``normalized`` divides the
+zero-padded blur by the blur of the image's support indicator (normalised convolution:
+borders neither darkened nor mirrored)."""
+BOUNDARY_MODES: tuple[BoundaryMode, ...] = get_args(BoundaryMode)
+
+
 @dataclass(frozen=True)
 class MaskConfig:
     """The paper's post-processing knobs with its defaults (DESIGN.md, steps 3-6).
 
     ``alpha`` is the dimming floor of Eq. 4, ``sigma`` the Gaussian of Eq. 3 (<= 1: a
     fraction of the shorter image side, > 1: pixels, 0: off), ``lam`` the spike factor
-    of Eq. 2. ``denoise`` and ``smooth`` switch the paper's ablations.
+    of Eq. 2. ``denoise`` and ``smooth`` switch the paper's ablations. ``boundary`` is the
+    blur's border handling (:data:`BoundaryMode`; ``reflect`` is the paper's).
     """
 
     alpha: float = 0.5
@@ -46,6 +57,7 @@ class MaskConfig:
     lam: float = 10.0
     denoise: bool = True
     smooth: bool = True
+    boundary: BoundaryMode = "reflect"
 
     def __post_init__(self) -> None:
         if not np.isfinite(self.alpha) or not 0.0 <= self.alpha <= 1.0:
@@ -57,3 +69,7 @@ class MaskConfig:
             )
         if not np.isfinite(self.lam) or self.lam <= 0.0:
             raise ConfigError(f"lambda must be > 0, got {self.lam}")
+        if self.boundary not in BOUNDARY_MODES:
+            raise ConfigError(
+                f"boundary must be one of {', '.join(BOUNDARY_MODES)}, got {self.boundary!r}"
+            )

@@ -6,8 +6,8 @@ from vea_augment.schemas.prediction import Prediction
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
 from vea_augment.schemas.report import Interval, MethodScores, ProtocolInfo, ScoreReport
 from vea_augment.schemas.sample import InputSample, parse_input_sample
-from vea_augment.schemas.sidecar import SampleTiming, VEASidecar, ViewGrid
-from vea_augment.schemas.stats import FailureRecord, ShardStats
+from vea_augment.schemas.sidecar import MaskQuality, SampleTiming, VEASidecar, ViewGrid
+from vea_augment.schemas.stats import FailureRecord, MaskQualityStats, ShardStats
 
 __all__ = [
     "EvidenceBox",
@@ -19,6 +19,8 @@ __all__ = [
     "JobManifest",
     "LayerProfile",
     "LayerScore",
+    "MaskQuality",
+    "MaskQualityStats",
     "MethodScores",
     "Prediction",
     "ProtocolInfo",

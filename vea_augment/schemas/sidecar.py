@@ -33,6 +33,14 @@ re-encoded to the job's ``--image-format``, or nothing (a zero-byte member: the 
 no image bytes)."""
 
 
+class MaskQuality(Contract):
+    """How well the final mask covers the sample's evidence boxes (``method/mask_quality``):
+    pixel AUROC and NDCG of the mask's cells against the boxes."""
+
+    auroc: float = Field(ge=0, le=1)
+    ndcg: float = Field(ge=0, le=1)
+
+
 class ConversationTurn(Contract):
     """One LLaVA/ShareGPT turn."""
 
@@ -52,6 +60,19 @@ class VEASidecar(Contract):
     lam: float = Field(gt=0)
     denoise: bool = True
     smooth: bool = True
+    boundary: Literal["reflect", "constant", "normalized"] = Field(
+        default="reflect", description="The Eq. 3 blur's border handling (reflect: the paper's)."
+    )
+    mask_quality: MaskQuality | None = Field(
+        default=None,
+        description="Pixel AUROC/NDCG of the mask against the evidence boxes; None without "
+        "boxes (or when every cell has the same label) and for a failed sample.",
+    )
+    strongest_token_replaced: bool = Field(
+        default=False,
+        description="The denoise step (Eq. 2) replaced the highest-scoring token: the mask "
+        "lost the model's strongest evidence.",
+    )
     prompt: str | None = Field(default=None, description="The exact text that was attributed.")
     image_size: tuple[int, int] | None = Field(default=None, description="(width, height).")
     views: list[ViewGrid] = Field(default_factory=list, description="Views that contributed.")

@@ -15,6 +15,18 @@ class FailureRecord(Contract):
     stage: str = Field(default="unknown", description="read, decode, attribute, mask, write...")
 
 
+class MaskQualityStats(Contract):
+    """Mask quality over a shard's (or a job's) ok samples."""
+
+    samples: int = Field(default=0, ge=0, description="Ok samples, each with a mask.")
+    scored: int = Field(default=0, ge=0, description="Of those, scored against evidence boxes.")
+    mean_auroc: float | None = Field(default=None, ge=0, le=1, description="None: none scored.")
+    mean_ndcg: float | None = Field(default=None, ge=0, le=1, description="None: none scored.")
+    strongest_token_replaced: int = Field(
+        default=0, ge=0, description="Ok samples whose highest-scoring token denoise replaced."
+    )
+
+
 class ShardStats(Contract):
     """What happened to one input shard."""
 
@@ -27,6 +39,9 @@ class ShardStats(Contract):
     failures: list[FailureRecord] = Field(default_factory=list)
     errors_by_reason: dict[str, int] = Field(default_factory=dict)
     timing_s: dict[str, float] = Field(default_factory=dict, description="Stage -> seconds.")
+    mask_quality: MaskQualityStats | None = Field(
+        default=None, description="Mask quality of the ok samples (None in older stats)."
+    )
     worker: str | None = None
     started: str | None = None
     finished: str | None = None

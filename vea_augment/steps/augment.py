@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
@@ -45,6 +45,7 @@ from vea_augment.options import ATTRIBUTION_BATCH_SIZE, MAX_IMAGE_PIXELS, ON_ERR
 from vea_augment.schemas.sample import InputSample, parse_input_sample
 from vea_augment.schemas.sidecar import ImageContent, SampleTiming, VEASidecar, ViewGrid
 from vea_augment.schemas.stats import FailureRecord, ShardStats
+from vea_augment.steps.mask_scores import MaskScoreTally, sample_mask_fields
 
 
 class AttributionResult(Protocol):
@@ -177,11 +178,7 @@ class ShardAugmenter:
         sidecar = VEASidecar(
             model=self.model_id,
             layers=self.layers,
-            alpha=mask.alpha,
-            sigma=mask.sigma,
-            lam=mask.lam,
-            denoise=mask.denoise,
-            smooth=mask.smooth,
+            **asdict(mask),
             image_size=prepared.image.size if prepared.image is not None else None,
             boxes_clipped=prepared.boxes_clipped,
             timing=prepared.timing,
@@ -256,8 +253,10 @@ class ShardAugmenter:
             ViewGrid(name=v.name, rows=v.grid_shape[0], cols=v.grid_shape[1])
             for v in result.token_views
         ]
+        boxes = prepared.sample.evidence_boxes if prepared.sample is not None else None
+        quality = sample_mask_fields(result.token_views, mask, boxes, self.settings.mask)
         vea = self._sidecar(
-            prepared, status="ok", prompt=result.prompt, views=views, image="highlighted"
+            prepared, status="ok", prompt=result.prompt, views=views, image="highlighted", **quality
         )
         return OutputSample(
             key=prepared.raw.key, record=self._record(prepared, vea), image_ext=extension, **members
@@ -298,6 +297,7 @@ def augment_shard(
     augmenter = ShardAugmenter(attributor.model_id, attributor.layers, settings)
     failures: list[FailureRecord] = []
     timing: Counter[str] = Counter()
+    tally = MaskScoreTally()
     total = ok = 0
     started_at, started = _now(), time.perf_counter()
 
@@ -352,6 +352,7 @@ def augment_shard(
                 total += 1
                 if prepared.error is None:
                     ok += 1
+                    tally.add_sample(output.record["vea"] if output is not None else {})
                 else:
                     failures.append(
                         FailureRecord(
@@ -387,6 +388,7 @@ def augment_shard(
             failures=failures,
             errors_by_reason=dict(by_reason),
             timing_s={key: round(value, 4) for key, value in timing.items()},
+            mask_quality=tally.stats(),
             worker=worker,
             started=started_at,
             finished=_now(),
