@@ -54,7 +54,7 @@ def _assemble(key: str, members: dict[str, bytes]) -> RawSample:
     try:
         record = load_json(members[RECORD_EXTENSION])
     except JSONRecordError as exc:
-        sample.error = f"bad .json record: {exc}"
+        sample.error = f".json record: {exc}"
         return sample
     if not isinstance(record, dict):
         sample.error = f"the .json record is a {type(record).__name__}, not an object"
