@@ -136,11 +136,11 @@ class ShardAugmenter:
     def sidecar(self, prepared: PreparedSample, **fields: Any) -> dict[str, Any]:
         """The ``vea`` block of one output sample (the only place it is built).
 
-        Beside the :class:`VEASidecar` fields: ``source_key``, the input's key when the
-        output key differs from it (sanitised or a duplicate's), and ``exif_orientation``
-        when one was applied to the image and the evidence boxes."""
+        ``source_key`` is the input's key when the output key differs from it (sanitised or
+        a duplicate's), ``exif_orientation`` the orientation applied to the image and the
+        evidence boxes (None when none was)."""
         mask = self.settings.mask
-        sidecar = VEASidecar(
+        return VEASidecar(
             model=self.model_id,
             layers=self.layers,
             alpha=mask.alpha,
@@ -152,13 +152,10 @@ class ShardAugmenter:
             boxes_clipped=prepared.boxes_clipped,
             timing=prepared.timing,
             tool_version=__version__,
+            source_key=prepared.raw.source_key,
+            exif_orientation=prepared.orientation if prepared.orientation != 1 else None,
             **fields,
         ).model_dump(mode="json")
-        if prepared.raw.source_key is not None:
-            sidecar["source_key"] = prepared.raw.source_key
-        if prepared.orientation != 1:
-            sidecar["exif_orientation"] = prepared.orientation
-        return sidecar
 
     def _record(self, prepared: PreparedSample, vea: dict[str, Any]) -> dict[str, Any]:
         """The input record, untouched but for the ``vea`` block (the conversation is in it)."""
