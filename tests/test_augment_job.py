@@ -143,8 +143,8 @@ def make_job(source: str, output: Path, model_dir: Path, **overrides) -> Augment
 EXPECTED_OK = {"s0-0", "s0-1", "s0-2", "s1-0", "s1-1", "outside", "png16", "cmyk", "exif"}
 EXPECTED_ERRORS = {
     "truncated": "decode",
-    "empty": "decode",
-    "notimage": "decode",
+    "empty": "not an image",
+    "notimage": "not an image",
     "bomb": "pixels",
     "noquestion": "question",
     "pickled": ".pkl",

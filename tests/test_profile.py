@@ -57,7 +57,7 @@ def planted_boxes(attributor: Attributor, image: Image.Image, top: int = 3) -> l
 
 @pytest.fixture(scope="module")
 def profiling_input(tmp_path_factory, attributor) -> str:
-    """Five samples with planted boxes and four that profiling must exclude."""
+    """Five samples with planted boxes and five that profiling must exclude."""
     root = tmp_path_factory.mktemp("profile-input")
     samples = []
     for index in range(5):
@@ -78,6 +78,9 @@ def profiling_input(tmp_path_factory, attributor) -> str:
     for key, (extra, image_bytes) in bad.items():
         record = {"id": key, "question": QUESTION, "answers": ["x"], **extra}
         samples.append({"__key__": key, "json": record, "png": image_bytes})
+    # nested 200k deep: once a RecursionError that killed the whole profile
+    deep = b'{"id": "deep", "question": "q", "x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    samples.append({"__key__": "deep", "json": deep, "png": encoded(noise_image(40, 40, 6))})
     for shard, chunk in enumerate((samples[:5], samples[5:])):
         with wds.TarWriter(str(root / f"p-{shard:05d}.tar")) as sink:
             for sample in chunk:
@@ -129,7 +132,8 @@ def test_the_profile_has_one_row_per_layer_and_chooses_the_planted_layer(profile
 
 def test_unusable_samples_are_excluded_with_their_reason(profile):
     reasons = {item.id: item.reason for item in profile.excluded}
-    assert set(reasons) == {"noboxes", "corrupt", "outside", "everything"}
+    assert set(reasons) == {"noboxes", "corrupt", "outside", "everything", "deep"}
+    assert reasons["deep"] == "read: .json record: json nested deeper than 64 levels"
     assert reasons["noboxes"] == "no evidence boxes"
     assert reasons["corrupt"].startswith("decode: ")
     assert reasons["outside"] == "the evidence boxes cover no image token"
@@ -205,7 +209,7 @@ def test_the_cli_profiles_and_augment_accepts_the_file(profiling_input, model_di
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "5 samples profiled, 4 excluded; L = 4" in result.output
+    assert "5 samples profiled, 5 excluded; L = 4" in result.output
     written = LayerProfile.model_validate_json(output.read_text())
     assert len(written.chosen_layers) == 2 and PLANTED_LAYER in written.chosen_layers
     assert len(written.heads) == 4 * 4

@@ -34,6 +34,17 @@ SPLIT: str | None = None
 HF_CONFIG: str | None = None
 """Hugging Face configuration (subset), e.g. ``InfographicVQA`` of ``lmms-lab/DocVQA``."""
 
+# Sample isolation (issue 16): limits that turn a hostile sample into an error record
+MAX_DECODED_BYTES = 1 << 30
+"""Per-actor budget for one decoded image (width x height x bands x bytes per band, read
+from the header before decoding): a 100 Mpx 8-bit RGB page fits, a 16-bit RGBA bomb does not."""
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of arrays/objects a JSON record may have (records are a few levels deep)."""
+MAX_JSON_INT_DIGITS = 100
+"""Most digits of one JSON integer (ids are far shorter; huge ints cost quadratic time)."""
+MAX_KEY_LENGTH = 160
+"""Longest output key: with ``.orig.jpeg``-style extensions a member name stays < 255 bytes."""
+
 # Columns of a table input (parquet, save_to_disk, hub): candidates in order, first present wins
 QUESTION_FIELDS = ("question", "query")
 """TextVQA, DocVQA and InfoVQA call it ``question``, ChartQA ``query``."""

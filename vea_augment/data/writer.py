@@ -14,6 +14,7 @@ same inputs give byte-identical shards.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -27,7 +28,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from vea_augment.data.keys import duplicate_key, sanitize_key
 from vea_augment.data.store import TEMP_MARK, OutputStore, _atomic_local_write, _to_text
+from vea_augment.errors import VEAError
 from vea_augment.schemas.stats import ShardStats
 
 FIXED_MTIME = 1_700_000_000
@@ -90,6 +93,14 @@ def write_json_atomic(path: Path, payload: BaseModel | dict[str, Any]) -> None:
     _atomic_local_write(Path(path), _to_text(payload))
 
 
+class RecordEncodeError(VEAError, ValueError):
+    """One sample's record cannot be serialised; nothing of the sample was written."""
+
+
+class ShardWriteError(VEAError, OSError):
+    """The shard itself cannot be written (disk full, permissions); names the cause."""
+
+
 @dataclass(frozen=True)
 class OutputSample:
     """The encoded members of one output sample; ``None`` members are not written."""
@@ -103,8 +114,21 @@ class OutputSample:
     original: bytes | None = None
 
     def members(self) -> list[tuple[str, bytes]]:
-        """(extension, data) in the fixed write order."""
-        record = json.dumps(self.record, sort_keys=True, ensure_ascii=False).encode("utf-8")
+        """(extension, data) in the fixed write order; raises :class:`RecordEncodeError`
+        naming the reason when the record cannot be written as UTF-8 JSON."""
+        try:
+            text = json.dumps(self.record, sort_keys=True, ensure_ascii=False)
+            record = text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start : exc.start + 1]
+            raise RecordEncodeError(
+                f"the record cannot be written as UTF-8 JSON: it holds U+{ord(bad):04X} "
+                f"({exc.reason})"
+            ) from None
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise RecordEncodeError(
+                f"the record cannot be written as JSON: {type(exc).__name__}: {exc}"
+            ) from None
         ordered = [
             (self.image_ext, self.highlighted),
             ("mask.png", self.mask_png),
@@ -145,52 +169,78 @@ class ShardWriter:
         self._keys: set[str] = set()
         self._committed = False
 
-    def write(self, sample: OutputSample) -> None:
-        if "." in sample.key or "/" in sample.key:
-            raise ValueError(f"key {sample.key!r} contains '.' or '/': escape it first")
-        if sample.key in self._keys:
-            raise ValueError(f"key {sample.key!r} written twice to shard {self.index}")
-        self._keys.add(sample.key)
-        for extension, data in sample.members():
-            info = tarfile.TarInfo(f"{sample.key}.{extension}")
-            info.size = len(data)
-            info.mtime = FIXED_MTIME
-            info.mode = 0o644
-            info.uname = info.gname = ""
-            self._tar.addfile(info, io.BytesIO(data))
+    def write(self, sample: OutputSample) -> str:
+        """Append one sample; returns the key it was written under.
+
+        A bad key is never an exception: it is sanitised (:func:`sanitize_key`) and a key
+        already in the shard becomes ``key-dupN``. Raises :class:`RecordEncodeError` (before
+        writing anything of the sample) when its record cannot be serialised, and
+        :class:`ShardWriteError` naming the cause when the shard cannot be written.
+        """
+        key = sanitize_key(sample.key)
+        if key in self._keys:
+            key = duplicate_key(key, self._keys)
+        members = sample.members()
+        self._keys.add(key)
+        try:
+            for extension, data in members:
+                info = tarfile.TarInfo(f"{key}.{extension}")
+                info.size = len(data)
+                info.mtime = FIXED_MTIME
+                info.mode = 0o644
+                info.uname = info.gname = ""
+                self._tar.addfile(info, io.BytesIO(data))
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+        return key
+
+    def _write_error(self, exc: OSError) -> ShardWriteError:
+        cause = exc.strerror or str(exc) or type(exc).__name__
+        return ShardWriteError(exc.errno, f"cannot write {self.name} to {self.final_path}: {cause}")
 
     def commit(self, stats: ShardStats, partial: bool = False) -> str:
         """Finish the tar and make the shard visible with its statistics (the commit rule).
 
         ``partial`` (a shard cut short by ``--limit``): the statistics go to
         :func:`partial_stats_name`, so the shard never counts as finished."""
-        self._tar.close()
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
+        try:
+            self._tar.close()
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+        except OSError as exc:
+            raise self._write_error(exc) from exc
         final_stats = partial_stats_name(self.index) if partial else stats_name(self.index)
         if self.store.exists(stats_name(self.index)):
             self.store.remove(stats_name(self.index))
-        if self.store.local:
-            self.store.write_json(final_stats, stats)
-            os.replace(self._temporary, self.store.local_path(self.name))
-        else:
-            self.store.upload(self._temporary, self.name)
-            self.store.write_json(final_stats, stats)
-            self._temporary.unlink(missing_ok=True)
+        try:
+            if self.store.local:
+                self.store.write_json(final_stats, stats)
+                os.replace(self._temporary, self.store.local_path(self.name))
+            else:
+                self.store.upload(self._temporary, self.name)
+                self.store.write_json(final_stats, stats)
+                self._temporary.unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
         if not partial and self.store.exists(partial_stats_name(self.index)):
             self.store.remove(partial_stats_name(self.index))
         self._committed = True
         return self.final_path
 
     def abort(self) -> None:
+        """Drop the uncommitted shard: its temporary file is removed whatever went wrong
+        (closing a tar on a full disk raises again; that must not keep the file)."""
         if self._committed:
             return
-        if not self._tar.closed:
-            self._tar.close()
-        if not self._handle.closed:
-            self._handle.close()
+        for close in (self._tar.close, self._handle.close):
+            with contextlib.suppress(Exception):  # the shard is being thrown away
+                close()
         self._temporary.unlink(missing_ok=True)
+        if self.store.local:  # a stats file cut short by the same failure
+            stats_folder = Path(self.store.local_path(STATS_DIR))
+            for stale in stats_folder.glob(f"shard-{self.index:05d}*{_TEMP_MARK}*"):
+                stale.unlink(missing_ok=True)
 
     def __enter__(self) -> ShardWriter:
         return self

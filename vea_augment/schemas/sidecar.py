@@ -87,6 +87,18 @@ class VEASidecar(Contract):
         description="Members written only so that every sample has the same members; they hold "
         "no result (a failed sample's mask.png of ones and empty scores.npy).",
     )
+    # Sample isolation (issue 16)
+    source_key: str | None = Field(
+        default=None,
+        description="The input's key, when the output key differs from it (made safe, or a "
+        "duplicate's key-dupN).",
+    )
+    exif_orientation: int | None = Field(
+        default=None,
+        ge=2,
+        le=8,
+        description="The EXIF orientation applied to the image and to the evidence boxes.",
+    )
     conversations: list[ConversationTurn] | None = Field(
         default=None,
         description="The sample as a LLaVA/ShareGPT conversation: VEA prompt with the question, "

@@ -12,7 +12,15 @@ class FailureRecord(Contract):
 
     key: str
     reason: str
-    stage: str = Field(default="unknown", description="read, decode, attribute, mask, write...")
+    stage: str = Field(
+        default="unknown",
+        description="read, validate, decode, attribute, mask, encode or write.",
+    )
+    source_key: str | None = Field(
+        default=None,
+        description="The key as the input had it, when ``key`` (the output's) differs from it: "
+        "sanitised, or renamed as a duplicate.",
+    )
 
 
 class MaskQualityStats(Contract):
@@ -37,7 +45,10 @@ class ShardStats(Contract):
     ok: int = Field(ge=0)
     errors: int = Field(ge=0)
     failures: list[FailureRecord] = Field(default_factory=list)
-    errors_by_reason: dict[str, int] = Field(default_factory=dict)
+    errors_by_reason: dict[str, int] = Field(
+        default_factory=dict,
+        description="Failures per kind (stage and reason without sample-specific values).",
+    )
     timing_s: dict[str, float] = Field(default_factory=dict, description="Stage -> seconds.")
     mask_quality: MaskQualityStats | None = Field(
         default=None, description="Mask quality of the ok samples (None in older stats)."

@@ -40,6 +40,7 @@ from vea_augment.options import (
     LabelRule,
 )
 from vea_augment.schemas.profile import ExcludedSample
+from vea_augment.steps.augment import describe_exception
 from vea_augment.steps.profile import ProfileSample
 
 #: ``question``: the question's own tokens, the paper release's text section; ``text``: every
@@ -227,11 +228,16 @@ def run_analysis(
     excluded = list(excluded)
 
     def exclude(sample: ProfileSample, error: Exception) -> None:
-        excluded.append(ExcludedSample(id=sample.id, reason=f"attribute: {error}"))
+        reason = f"attribute: {describe_exception(error)}"
+        excluded.append(ExcludedSample(id=sample.id, reason=reason))
 
     def diagnose(batch: list[ProfileSample]) -> list[tuple[ProfileSample, Any]]:
+        # any exception of one sample (capture, answer, measuring) excludes that sample alone
         results = batch_then_one_by_one(
-            batch, lambda group: diagnose_batch(attributor, answerer, group, rule, scoring), exclude
+            batch,
+            lambda group: diagnose_batch(attributor, answerer, group, rule, scoring),
+            exclude,
+            errors=(Exception,),
         )
         return [(s, r) for s, r in zip(batch, results, strict=True) if r is not None]
 

@@ -5,17 +5,17 @@ is one-directional: the reader yields raw samples; CPU work (record validation, 
 decoding) is done one batch ahead in a thread; the model attributes a batch; the mask,
 highlight and encoding of that batch run in another thread while the next batch is on the
 model; the writer writes the samples in input order and commits the shard. A sample that
-fails at any stage becomes an error record (key, stage, reason); the shard goes on.
+fails at any stage (read, validate, decode, attribute, mask, encode, write), with any
+exception, becomes an error record (key, stage, reason); the shard goes on. What an output
+sample holds is built in :mod:`vea_augment.steps.augment_outputs`.
 """
 
 from __future__ import annotations
 
-import io
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
@@ -24,35 +24,38 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
-from vea_augment._version import __version__
-from vea_augment.data.images import (
-    FORMAT_BY_EXTENSION,
-    decode_image,
-    encode_image,
-)
+from vea_augment.data.images import decode_oriented, orient_boxes
 from vea_augment.data.readers import RawSample, read_shard
 from vea_augment.data.sources import ShardTask
 from vea_augment.data.store import OutputStore
-from vea_augment.data.writer import OutputSample, ShardWriter
+from vea_augment.data.writer import OutputSample, RecordEncodeError, ShardWriter
 from vea_augment.errors import VEAError
 from vea_augment.fallback import batch_then_one_by_one
-from vea_augment.method.highlight import highlight_image, mask_to_uint8
-from vea_augment.method.pipeline import evidence_mask
-from vea_augment.method.types import MaskConfig, TokenView
 from vea_augment.method.validation import clip_boxes
-from vea_augment.models.prompting import question_text
-from vea_augment.options import ATTRIBUTION_BATCH_SIZE, MAX_IMAGE_PIXELS, ON_ERROR, OnError
-from vea_augment.schemas.sample import InputSample, parse_input_sample
-from vea_augment.schemas.sidecar import ImageContent, SampleTiming, VEASidecar, ViewGrid
+from vea_augment.schemas.sample import parse_input_sample
 from vea_augment.schemas.stats import FailureRecord, ShardStats
-from vea_augment.steps.mask_scores import MaskScoreTally, sample_mask_fields
+from vea_augment.steps.augment_outputs import (
+    AttributionResult,
+    AugmentSettings,
+    PreparedSample,
+    ShardAugmenter,
+    failure_category,
+    vea_conversation,
+)
+from vea_augment.steps.mask_scores import MaskScoreTally
 
-
-class AttributionResult(Protocol):
-    """What the augment step needs from one attribution (an :class:`Attributor` result)."""
-
-    token_views: list[TokenView]
-    prompt: str
+__all__ = [
+    "AttributionResult",
+    "AugmentSettings",
+    "BatchAttributor",
+    "PreparedSample",
+    "ShardAugmenter",
+    "augment_shard",
+    "describe_exception",
+    "failure_category",
+    "prepare_sample",
+    "vea_conversation",
+]
 
 
 class BatchAttributor(Protocol):
@@ -66,42 +69,17 @@ class BatchAttributor(Protocol):
     ) -> list[AttributionResult]: ...
 
 
-@dataclass(frozen=True)
-class AugmentSettings:
-    """Per-job options of ``vea-augment augment`` that shape each output sample."""
-
-    mask: MaskConfig = field(default_factory=MaskConfig)
-    batch_size: int = ATTRIBUTION_BATCH_SIZE
-    keep_original: bool = False
-    image_format: str | None = None
-    on_error: OnError = ON_ERROR
-    max_pixels: int = MAX_IMAGE_PIXELS
-
-
-@dataclass
-class PreparedSample:
-    """A raw sample after validation and decoding, or the reason it cannot go further."""
-
-    raw: RawSample
-    sample: InputSample | None = None
-    image: Image.Image | None = None
-    boxes_clipped: int = 0
-    error: str | None = None
-    stage: str = "read"
-    timing: SampleTiming = field(default_factory=SampleTiming)
-
-
-def vea_conversation(question: str, answers: Sequence[str]) -> list[dict[str, str]]:
-    """The sample as a LLaVA/ShareGPT conversation: VEA prompt with the question, answer."""
-    prompt = question_text(question, "vea")
-    turns = [{"from": "human", "value": f"<image>\n{prompt}"}]
-    if answers:
-        turns.append({"from": "gpt", "value": answers[0]})
-    return turns
+def describe_exception(exc: BaseException) -> str:
+    """A reason for a failure: a VEAError's own message (it is written for people), any
+    other exception with its type in front (``RecursionError: maximum recursion ...``)."""
+    if isinstance(exc, VEAError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def prepare_sample(raw: RawSample, settings: AugmentSettings) -> PreparedSample:
-    """Validate the record and decode the image; never raises for bad input."""
+    """Validate the record and decode the image (EXIF orientation applied to the image and
+    to the evidence boxes); never raises: any exception becomes ``error`` at its ``stage``."""
     prepared = PreparedSample(raw=raw)
     if raw.error is not None:
         prepared.error = raw.error
@@ -111,162 +89,97 @@ def prepare_sample(raw: RawSample, settings: AugmentSettings) -> PreparedSample:
         prepared.stage = "validate"
         prepared.sample = parse_input_sample(raw.record)
         prepared.stage = "decode"
-        prepared.image = decode_image(
-            raw.image or b"", max_pixels=settings.max_pixels, name=raw.key
+        decoded = decode_oriented(
+            raw.image or b"",
+            max_pixels=settings.max_pixels,
+            max_bytes=settings.max_decoded_bytes,
+            name=raw.key,
         )
+        prepared.image, prepared.orientation = decoded.image, decoded.orientation
+        boxes = prepared.sample.evidence_boxes
+        if boxes and decoded.orientation != 1:
+            upright = orient_boxes(list(boxes), decoded.orientation, decoded.stored_size)
+            prepared.sample = prepared.sample.model_copy(update={"evidence_boxes": upright})
         if prepared.sample.evidence_boxes:
-            boxes = np.asarray(prepared.sample.evidence_boxes, dtype=np.float64)
-            _, clipped, dropped = clip_boxes(boxes, *prepared.image.size)
+            array = np.asarray(prepared.sample.evidence_boxes, dtype=np.float64)
+            _, clipped, dropped = clip_boxes(array, *prepared.image.size)
             prepared.boxes_clipped = clipped + dropped
-    except VEAError as exc:
-        prepared.error = str(exc)
+    except Exception as exc:
+        prepared.error = describe_exception(exc)
     prepared.timing.decode_s = time.perf_counter() - started
     return prepared
 
 
-def _output_extension(raw: RawSample, settings: AugmentSettings) -> str:
-    wanted = (settings.image_format or raw.image_ext or "png").lower()
-    return wanted if wanted in FORMAT_BY_EXTENSION else "png"
+def _attribute(
+    attributor: BatchAttributor, batch: list[PreparedSample]
+) -> list[AttributionResult | Exception]:
+    """One attribution (or the exception it raised) per sample of ``batch``, in order.
 
-
-def _scores_npy(views: Sequence[TokenView]) -> bytes:
-    """float16 raw token scores: the ``(rows, cols)`` grid, or all views flattened in order."""
-    if len(views) == 1:
-        array = np.asarray(views[0].scores, dtype=np.float16)
-    else:
-        array = np.concatenate([np.asarray(v.scores).reshape(-1) for v in views]).astype(np.float16)
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _mask_png(mask: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(mask_to_uint8(mask), mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _empty_scores() -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.zeros((0, 0), dtype=np.float16), allow_pickle=False)
-    return buffer.getvalue()
-
-
-_EMPTY_SCORES = _empty_scores()
-
-
-def _passthrough_image(prepared: PreparedSample, extension: str) -> tuple[bytes, ImageContent]:
-    """A failed sample's image member and what it holds (see ``VEASidecar.image``)."""
-    raw, formats = prepared.raw, FORMAT_BY_EXTENSION
-    if not raw.image:
-        return b"", "none"
-    if prepared.image is None or formats.get((raw.image_ext or "").lower()) == formats[extension]:
-        return raw.image, "original"
-    return encode_image(prepared.image, extension), "reencoded"
-
-
-class ShardAugmenter:
-    """Turns prepared samples plus attributions into output samples and statistics."""
-
-    def __init__(self, model_id: str, layers: Sequence[int], settings: AugmentSettings):
-        self.model_id = model_id
-        self.layers = list(layers)
-        self.settings = settings
-
-    def _sidecar(self, prepared: PreparedSample, **fields: Any) -> dict[str, Any]:
-        mask = self.settings.mask
-        sidecar = VEASidecar(
-            model=self.model_id,
-            layers=self.layers,
-            **asdict(mask),
-            image_size=prepared.image.size if prepared.image is not None else None,
-            boxes_clipped=prepared.boxes_clipped,
-            timing=prepared.timing,
-            tool_version=__version__,
-            **fields,
+    A sample that fails alone fails with its own reason. When every sample of a batch of
+    several fails alone with the same exception type that is no VEAError, that is the
+    model or the device failing, not the samples: it is raised, so the shard is retried.
+    """
+    ready = [p for p in batch if p.error is None]
+    results: dict[int, AttributionResult | Exception] = {}
+    if ready:
+        began = time.perf_counter()
+        outputs = batch_then_one_by_one(
+            ready,
+            lambda group: attributor.attribute_batch(
+                [p.image for p in group], [p.sample.question for p in group]
+            ),
+            lambda _, error: error,
+            errors=(Exception,),
         )
-        return sidecar.model_dump(mode="json")
-
-    def _record(self, prepared: PreparedSample, vea: dict[str, Any]) -> dict[str, Any]:
-        """The input record, untouched but for the ``vea`` block (the conversation is in it)."""
-        if prepared.sample is not None:
-            record = prepared.sample.model_dump(mode="json")
-            vea["conversations"] = vea_conversation(
-                prepared.sample.question, prepared.sample.answers
-            )
-        else:
-            record = dict(prepared.raw.record or {})
-        record["vea"] = vea
-        return record
-
-    def error_output(self, prepared: PreparedSample) -> OutputSample | None:
-        """The passthrough sample for a failure (None when ``on_error`` is skip).
-
-        It has an ok sample's members: the image member holds the original (the bytes as read;
-        re-encoded only for another ``--image-format`` when it decoded), ``mask.png`` ones
-        (nothing dimmed; 1x1 when the size is unknown), ``scores.npy`` a float16 ``(0, 0)``
-        array; the sidecar names those placeholders and what the image member holds.
-        """
-        if self.settings.on_error == "skip":
-            return None
-        extension = _output_extension(prepared.raw, self.settings)
-        image, shown = _passthrough_image(prepared, extension)
-        vea = self._sidecar(
-            prepared,
-            status="error",
-            reason=f"{prepared.stage}: {prepared.error}",
-            image=shown,
-            placeholders=["mask.png", "scores.npy"],
-        )
-        size = prepared.image.size if prepared.image is not None else (1, 1)
-        return OutputSample(
-            key=prepared.raw.key,
-            record=self._record(prepared, vea),
-            image_ext=extension,
-            highlighted=image,
-            mask_png=_mask_png(np.ones(size[::-1], dtype=np.float64)),
-            scores_npy=_EMPTY_SCORES,
-            original=image if self.settings.keep_original else None,
-        )
-
-    def ok_output(self, prepared: PreparedSample, result: AttributionResult) -> OutputSample:
-        """Mask, highlight and encode one attributed sample (raises VEAError on bad maps)."""
-        assert prepared.image is not None
-        started = time.perf_counter()
-        pixels = np.asarray(prepared.image)
-        width, height = prepared.image.size
-        mask = evidence_mask(result.token_views, width, height, self.settings.mask)
-        highlighted = highlight_image(pixels, mask, self.settings.mask.alpha)
-        prepared.timing.mask_s = time.perf_counter() - started
-        started = time.perf_counter()
-        extension = _output_extension(prepared.raw, self.settings)
-        members = {
-            "highlighted": encode_image(highlighted, extension),
-            "mask_png": _mask_png(mask),
-            "scores_npy": _scores_npy(result.token_views),
-            "original": encode_image(prepared.image, extension)
-            if self.settings.keep_original
-            else None,
-        }
-        prepared.timing.encode_s = time.perf_counter() - started
-        views = [
-            ViewGrid(name=v.name, rows=v.grid_shape[0], cols=v.grid_shape[1])
-            for v in result.token_views
-        ]
-        boxes = prepared.sample.evidence_boxes if prepared.sample is not None else None
-        quality = sample_mask_fields(result.token_views, mask, boxes, self.settings.mask)
-        vea = self._sidecar(
-            prepared, status="ok", prompt=result.prompt, views=views, image="highlighted", **quality
-        )
-        return OutputSample(
-            key=prepared.raw.key, record=self._record(prepared, vea), image_ext=extension, **members
-        )
+        kinds = {type(out) for out in outputs}
+        if len(ready) > 1 and len(kinds) == 1:
+            (kind,) = kinds
+            if issubclass(kind, Exception) and not issubclass(kind, VEAError):
+                raise outputs[0]
+        results.update({id(p): out for p, out in zip(ready, outputs, strict=True)})
+        share = (time.perf_counter() - began) / len(ready)
+        for p in ready:
+            p.timing.attribute_s = share
+    return [results.get(id(p), RuntimeError("not attributed")) for p in batch]
 
 
-def failure_category(failure: FailureRecord) -> str:
-    """A failure's reason without its sample-specific details, for ``errors_by_reason``."""
-    reason = failure.reason.removeprefix(f"{failure.key}: ")
-    return f"{failure.stage}: {reason.split(':')[0].split(' (')[0]}"
+def _finish(
+    augmenter: ShardAugmenter, batch: list[PreparedSample], results: list[Any]
+) -> list[OutputSample | None]:
+    """The output sample of each prepared sample: ok, or its error record."""
+    outputs = []
+    for prepared, result in zip(batch, results, strict=True):
+        if prepared.error is None and isinstance(result, Exception):
+            prepared.error, prepared.stage = describe_exception(result), "attribute"
+        if prepared.error is None:
+            try:
+                outputs.append(augmenter.ok_output(prepared, result))
+                continue
+            except Exception as exc:
+                prepared.error = describe_exception(exc)
+        outputs.append(augmenter.error_output(prepared))
+    return outputs
+
+
+def _write(
+    writer: ShardWriter,
+    augmenter: ShardAugmenter,
+    prepared: PreparedSample,
+    output: OutputSample | None,
+) -> None:
+    """Write one output sample; a record that cannot be serialised becomes a ``write``
+    error whose record is the ``vea`` block alone (the input record is what failed)."""
+    if output is None:
+        return
+    try:
+        writer.write(output)
+        return
+    except RecordEncodeError as exc:
+        prepared.error, prepared.stage = str(exc), "write"
+        prepared.sample, prepared.raw.record = None, None
+    fallback = augmenter.error_output(prepared)
+    if fallback is not None:
+        writer.write(fallback)
 
 
 def _batches(items: Iterator[RawSample], size: int) -> Iterator[list[RawSample]]:
@@ -296,42 +209,10 @@ def augment_shard(
     """
     augmenter = ShardAugmenter(attributor.model_id, attributor.layers, settings)
     failures: list[FailureRecord] = []
-    timing: Counter[str] = Counter()
     tally = MaskScoreTally()
+    timing: Counter[str] = Counter()
     total = ok = 0
     started_at, started = _now(), time.perf_counter()
-
-    def attribute(batch: list[PreparedSample]) -> list[AttributionResult | Exception]:
-        ready = [p for p in batch if p.error is None]
-        results: dict[int, AttributionResult | Exception] = {}
-        if ready:
-            began = time.perf_counter()
-            outputs = batch_then_one_by_one(
-                ready,
-                lambda group: attributor.attribute_batch(
-                    [p.image for p in group], [p.sample.question for p in group]
-                ),
-                lambda _, error: error,
-            )
-            results.update({id(p): out for p, out in zip(ready, outputs, strict=True)})
-            share = (time.perf_counter() - began) / len(ready)
-            for p in ready:
-                p.timing.attribute_s = share
-        return [results.get(id(p), RuntimeError("not attributed")) for p in batch]
-
-    def finish(batch: list[PreparedSample], results: list[Any]) -> list[OutputSample | None]:
-        outputs = []
-        for prepared, result in zip(batch, results, strict=True):
-            if prepared.error is None and isinstance(result, Exception):
-                prepared.error, prepared.stage = str(result), "attribute"
-            if prepared.error is None:
-                try:
-                    outputs.append(augmenter.ok_output(prepared, result))
-                    continue
-                except VEAError as exc:
-                    prepared.error, prepared.stage = str(exc), "mask"
-            outputs.append(augmenter.error_output(prepared))
-        return outputs
 
     with ThreadPoolExecutor(max_workers=2) as pool, ShardWriter(output, task.index) as writer:
         raw_batches = _batches(read_shard(task), settings.batch_size)
@@ -350,17 +231,18 @@ def augment_shard(
             batch, future = done
             for prepared, output in zip(batch, future.result(), strict=True):
                 total += 1
+                _write(writer, augmenter, prepared, output)
                 if prepared.error is None:
                     ok += 1
                     tally.add_sample(output.record["vea"] if output is not None else {})
                 else:
-                    failures.append(
-                        FailureRecord(
-                            key=prepared.raw.key, reason=prepared.error, stage=prepared.stage
-                        )
+                    failure = FailureRecord(
+                        key=prepared.raw.key,
+                        reason=prepared.error,
+                        stage=prepared.stage,
+                        source_key=prepared.raw.source_key,
                     )
-                if output is not None:
-                    writer.write(output)
+                    failures.append(failure)
                 for stage in ("decode_s", "attribute_s", "mask_s", "encode_s"):
                     timing[stage] += getattr(prepared.timing, stage)
             if progress is not None:
@@ -369,10 +251,10 @@ def augment_shard(
         while pending_prepare is not None:
             batch = pending_prepare.result()
             pending_prepare = prepare_next()
-            results = attribute(batch)
+            results = _attribute(attributor, batch)
             if pending_finish is not None:
                 drain(pending_finish)
-            pending_finish = (batch, pool.submit(finish, batch, results))
+            pending_finish = (batch, pool.submit(_finish, augmenter, batch, results))
         if pending_finish is not None:
             drain(pending_finish)
 

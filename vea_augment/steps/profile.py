@@ -4,7 +4,8 @@ One capture pass per batch over ALL decoder layers (no eager attention), each sa
 per-layer AUROC and NDCG of the image-token scores against its boxes' token labels, then
 the means over samples and the top ``ceil(top_frac · L)`` layers by mean AUROC. A sample
 that cannot be profiled (no boxes, unreadable, boxes covering no token or every token) is
-excluded with its reason, never a crash; a profile with no usable sample is an error.
+excluded with its reason, never a crash (whatever the exception: a record nested too deep
+is excluded at reading); a profile with no usable sample is an error.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from vea_augment.options import (
     LabelRule,
 )
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
-from vea_augment.steps.augment import AugmentSettings, prepare_sample
+from vea_augment.steps.augment import AugmentSettings, describe_exception, prepare_sample
 
 
 @dataclass
@@ -164,9 +165,10 @@ def profile_batch(
         return [score_attribution(s, r, rule) for s, r in zip(batch, results, strict=True)]
 
     def exclude(sample: ProfileSample, error: Exception) -> SampleProfile:
-        return SampleProfile(id=sample.id, excluded=f"attribute: {error}")
+        return SampleProfile(id=sample.id, excluded=f"attribute: {describe_exception(error)}")
 
-    return batch_then_one_by_one(samples, run, exclude)
+    # any exception of one sample (scoring included) excludes that sample alone
+    return batch_then_one_by_one(samples, run, exclude, errors=(Exception,))
 
 
 def _mean_or_none(value: float) -> float | None:

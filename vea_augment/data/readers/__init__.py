@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from itertools import islice
 
-from vea_augment.data.keys import escape_key
+from vea_augment.data.keys import duplicate_key, escape_key, sanitize_key
 from vea_augment.data.readers.llava import read_llava_json_shard, read_llava_jsonl_shard
 from vea_augment.data.readers.records import (
     _normalise_record,
@@ -52,7 +52,41 @@ def read_shard(task: ShardTask) -> Iterator[RawSample]:
         key = escape_key(f"shard{task.index}")
         return iter([RawSample(key=key, error=f"no reader for shards of kind {task.kind!r}")])
     samples = reader(task)
-    return samples if task.limit is None else islice(samples, task.limit)
+    return accounted(samples if task.limit is None else islice(samples, task.limit))
+
+
+def accounted(samples: Iterator[RawSample]) -> Iterator[RawSample]:
+    """``samples`` with safe, unique keys, and a reader's crash as a last error sample.
+
+    Every key is passed through :func:`~vea_augment.data.keys.sanitize_key`; a key an
+    earlier sample already has is renamed ``key-dupN`` and that sample becomes an error
+    ("duplicate key"), so both are accounted for and neither overwrites the other. The
+    original key is kept in ``source_key``. A reader that raises (which it should not) ends
+    the shard with an error sample naming the exception, instead of sinking the samples
+    already read.
+    """
+    taken: set[str] = set()
+    count = 0
+    while True:
+        try:
+            raw = next(samples, None)
+        except Exception as exc:
+            key = f"unreadable@{count}"
+            reason = f"the reader failed after {count} samples: {type(exc).__name__}: {exc}"
+            yield RawSample(key=duplicate_key(key, taken) if key in taken else key, error=reason)
+            return
+        if raw is None:
+            return
+        count += 1
+        safe = sanitize_key(raw.key)
+        if safe in taken:
+            if raw.error is None:
+                raw.error = f"duplicate key {safe!r} (an earlier sample of this shard has it)"
+            safe = duplicate_key(safe, taken)
+        if safe != raw.key:
+            raw.source_key, raw.key = raw.key, safe
+        taken.add(safe)
+        yield raw
 
 
 def _shard_size(task: ShardTask) -> int:
@@ -87,6 +121,7 @@ __all__ = [
     "UNSAFE_EXTENSIONS",
     "RawSample",
     "_normalise_record",
+    "accounted",
     "first_samples",
     "image_extension",
     "read_json_list_shard",

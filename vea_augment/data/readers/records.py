@@ -10,7 +10,6 @@ a byte range of the file found at planning, so a reader never parses the whole l
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from vea_augment.data.keys import escape_key
 from vea_augment.data.readers.image_paths import read_root_image
 from vea_augment.data.readers.sample import RawSample
+from vea_augment.data.safe_json import JSONRecordError, load_json, load_json_at
 from vea_augment.data.sources import ShardTask, skip_separators
 
 #: One record as a container yields it: (number from 1, fallback key, record, error).
@@ -71,9 +71,9 @@ def jsonl_items(task: ShardTask) -> Iterator[Item]:
                 yield number, fallback_key, None, f"line {number} is empty"
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, fallback_key, None, f"line {number}: malformed JSON: {exc}"
+                record = load_json(line)
+            except JSONRecordError as exc:
+                yield number, fallback_key, None, f"line {number}: {exc}"
                 continue
             if not isinstance(record, dict):
                 yield number, fallback_key, None, f"line {number}: not a JSON object"
@@ -92,17 +92,19 @@ def json_list_items(task: ShardTask) -> Iterator[Item]:
     except (OSError, UnicodeDecodeError) as exc:
         yield task.start + 1, fallback, None, f"cannot read {task.describe()}: {exc}"
         return
-    decoder = json.JSONDecoder()
     position = 0
     for number in range(task.start + 1, (task.stop or task.start) + 1):
         position = skip_separators(text, position)
         try:
-            record, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as exc:
+            record, position, problem = load_json_at(text, position)
+        except JSONRecordError as exc:
             # the file changed since planning: the rest of the shard cannot be found
-            reason = f"record {number}: malformed JSON (the file changed since planning?): {exc}"
+            reason = f"record {number}: {exc} (the file changed since planning?)"
             yield number, f"record{number}", None, reason
             return
+        if problem is not None:
+            yield number, f"record{number}", None, f"record {number}: {problem}"
+            continue
         if not isinstance(record, dict):
             reason = f"record {number} is a {type(record).__name__}, not a JSON object"
             yield number, f"record{number}", None, reason

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "tif", "tiff")
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "tif", "tiff", "gif", "bmp")
+"""Image members a sample may hold (GIF: its first frame is used)."""
 
 #: Image formats by their first bytes (WebP is ``RIFF....WEBP``, checked apart).
 _IMAGE_MAGIC = (
@@ -26,6 +27,9 @@ class RawSample:
 
     key: str
     record: dict[str, Any] | None = None
+    #: The key as the input had it, when :func:`~vea_augment.data.readers.read_shard` had to
+    #: change it (sanitised, or renamed as a duplicate); None when ``key`` is the input's.
+    source_key: str | None = None
     image: bytes | None = None
     image_ext: str | None = None
     error: str | None = None

@@ -1,12 +1,13 @@
 """WebDataset tar shards, plain or gzip-compressed (``.tar.gz``, ``.tgz``).
 
 Member types that execute code when loaded (pickle, torch files) are refused outright,
-whatever WebDataset's defaults would do; nothing but the ``.json`` record is decoded.
+whatever WebDataset's defaults would do; nothing but the ``.json`` record is decoded (by
+:func:`~vea_augment.data.safe_json.load_json`). A key that comes back with an extension its
+sample already has starts a new sample, so two samples are never merged into one.
 """
 
 from __future__ import annotations
 
-import json
 import tarfile
 import zlib
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from vea_augment.data.keys import escape_key, split_member_name
 from vea_augment.data.opening import RemoteShardError, open_shard
 from vea_augment.data.readers.records import contract_aliases
 from vea_augment.data.readers.sample import IMAGE_EXTENSIONS, RawSample
+from vea_augment.data.safe_json import JSONRecordError, load_json
 from vea_augment.options import RemoteDeadlines
 
 RECORD_EXTENSION = "json"
@@ -50,9 +52,9 @@ def _assemble(key: str, members: dict[str, bytes]) -> RawSample:
         sample.error = "no .json record in the sample"
         return sample
     try:
-        record = json.loads(members[RECORD_EXTENSION].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        sample.error = f"malformed .json record: {exc}"
+        record = load_json(members[RECORD_EXTENSION])
+    except JSONRecordError as exc:
+        sample.error = f".json record: {exc}"
         return sample
     if not isinstance(record, dict):
         sample.error = f"the .json record is a {type(record).__name__}, not an object"
@@ -109,7 +111,9 @@ def read_webdataset_shard(
                 if not member.isfile():
                     continue
                 key, extension = split_member_name(member.name)
-                if key != current_key:
+                # the same key again with an extension already seen is a second sample
+                # (never merged into the first); read_shard then marks it a duplicate
+                if key != current_key or extension in members:
                     if current_key is not None:
                         yield _assemble(current_key, members)
                     current_key, members = key, {}
