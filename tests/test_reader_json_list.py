@@ -88,3 +88,20 @@ def test_a_broken_or_empty_json_list_is_a_config_error(tmp_path, text, reason):
     path.write_text(text)
     with pytest.raises(ConfigError, match=reason):
         plan_shards(str(path))
+
+
+@pytest.mark.parametrize("layout", ["jsonl", "json_list"])
+def test_a_record_nested_too_deep_is_its_own_error_and_the_input_still_plans(tmp_path, layout):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    good = {"id": "ok", "question": "What?", "answers": ["x"], "image": "a.png"}
+    deep = "[" * 200_000 + "]" * 200_000
+    if layout == "jsonl":
+        path = tmp_path / "records.jsonl"
+        path.write_text('{"id": "deep", "q": ' + deep + "}\n" + json.dumps(good) + "\n")
+    else:
+        path = tmp_path / "records.json"
+        path.write_text('[{"id": "deep", "q": ' + deep + "}, " + json.dumps(good) + "]")
+    samples = read_input(str(path))
+    assert len(samples) == 2
+    assert "json nested deeper than 64 levels" in samples[0].error
+    assert samples[1].error is None and samples[1].key == "ok"

@@ -10,11 +10,12 @@ never against the content (a PNG named ``.tar`` is a PNG).
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from vea_augment.data.safe_json import JSONRecordError, load_json
 
 FileKind = Literal["tar", "parquet", "jsonl", "json_list"]
 HEAD_BYTES = 4096
@@ -96,8 +97,8 @@ def _sniff_text(head: bytes, path: Path) -> Sniffed | None:
         line = _first_line(text)
         complete = len(head) < HEAD_BYTES or "\n" in text.lstrip()
         try:
-            parsed = json.loads(line) if complete else {}
-        except json.JSONDecodeError:
+            parsed = load_json(line) if complete else {}
+        except JSONRecordError:
             parsed = None
         if isinstance(parsed, dict) or has_suffix(path, JSONL_SUFFIXES):
             return Sniffed("jsonl", "JSON lines")

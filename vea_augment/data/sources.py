@@ -27,7 +27,6 @@ takes, and an input that holds no sample, is a :class:`ConfigError` naming it.
 from __future__ import annotations
 
 import codecs
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 import braceexpand
 
 from vea_augment.data.opening import PIPE, check_source, url_scheme
+from vea_augment.data.safe_json import JSONRecordError, load_json, load_json_at
 from vea_augment.data.shards import ShardKind, ShardTask, row_ranges
 from vea_augment.data.sniff import (
     JSON_SUFFIXES,
@@ -88,9 +88,9 @@ def _first_jsonl_record(path: Path) -> Any:
         for line in handle:
             if line.strip():
                 try:
-                    return json.loads(line)
-                except json.JSONDecodeError:
-                    return None
+                    return load_json(line)
+                except JSONRecordError:
+                    return None  # the reader reports it as that record's error
     return None
 
 
@@ -113,7 +113,6 @@ def _json_list_offsets(path: Path) -> tuple[list[int], int, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read JSON list {str(path)!r}: {exc}") from exc
     del data
-    decoder = json.JSONDecoder()
     position = skip_separators(text, 0)
     if text[position : position + 1] != "[":
         raise ConfigError(f"{str(path)!r} is not a JSON list: it does not start with '['")
@@ -123,11 +122,13 @@ def _json_list_offsets(path: Path) -> tuple[list[int], int, Any]:
     while text[position : position + 1] not in ("]", ""):
         starts.append(position)
         try:
-            record, position = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as exc:
+            # A record too deep or too long is still delimited: the reader makes it an error
+            # record, and the records after it are planned as usual.
+            record, position, _ = load_json_at(text, position)
+        except JSONRecordError as exc:
+            detail = str(exc).removeprefix("malformed JSON: ")
             raise ConfigError(
-                f"{str(path)!r}: malformed JSON in record {len(starts)} (line {exc.lineno}, "
-                f"column {exc.colno}): {exc.msg}"
+                f"{str(path)!r}: malformed JSON in record {len(starts)}: {detail}"
             ) from exc
         first = record if len(starts) == 1 else first
         position = skip_separators(text, position)

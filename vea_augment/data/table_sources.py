@@ -11,7 +11,6 @@ error record per row, and an input where no table has one is a :class:`ConfigErr
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from vea_augment.data.safe_json import JSONRecordError, load_json
 from vea_augment.data.shards import ShardTask, row_ranges
 from vea_augment.data.tables import (
     arrow_table,
@@ -153,8 +153,8 @@ def is_saved_folder(folder: Path) -> bool:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        return load_json(path.read_bytes())
+    except (OSError, JSONRecordError) as exc:
         raise ConfigError(f"cannot read {str(path)!r}: {exc}") from exc
 
 
