@@ -86,6 +86,15 @@ ON_ERROR: OnError = "passthrough"
 MAX_SHARD_ATTEMPTS = 3
 """Tries per shard before the job reports it failed (an actor that died is replaced)."""
 
+# Job lifecycle (issue 16): output identity, the output lock, interrupts
+LOCK_HEARTBEAT_S = 5.0
+"""How often a running job's driver refreshes the heartbeat in its output's ``_lock.json``."""
+LOCK_STALE_HEARTBEATS = 6
+"""A lock whose heartbeat is older than this many periods (30 s) is stale and taken over."""
+ACTOR_EXIT_WAIT_S = 10.0
+"""How long an interrupted job waits for its killed actors to be gone before it removes their
+temporary files (a live actor could still be writing one)."""
+
 # Answer
 METHODS = "base,inst,vea"
 """The answering methods of the paper's comparison, in report order."""
@@ -222,6 +231,7 @@ class ModelOptions:
 
 
 __all__ = [
+    "ACTOR_EXIT_WAIT_S",
     "ANALYZE_PROTOCOL",
     "ANLS_THRESHOLD",
     "ANSWERS_FIELDS",
@@ -252,6 +262,8 @@ __all__ = [
     "IMAGE_FIELDS",
     "INPUT_FORMAT",
     "LABEL_RULE",
+    "LOCK_HEARTBEAT_S",
+    "LOCK_STALE_HEARTBEATS",
     "MAX_IMAGE_PIXELS",
     "MAX_NEW_TOKENS",
     "MAX_SHARD_ATTEMPTS",
