@@ -267,6 +267,8 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
             store.write_json(MANIFEST_NAME, _manifest(job, store, identity))
             if todo:
                 _augment_on_pool(job, store, todo, progress, show_progress)
+                # A shard that failed its last attempt may have left its temporary behind.
+                remove_stale_temporaries(store)
         except JobInterrupted as stop:
             progress.interrupted = stop.signum
             remove_stale_temporaries(store)  # the killed actors' unfinished shards
