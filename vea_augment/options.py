@@ -118,6 +118,15 @@ hot token's peak drifts to the nearest edge or corner), ``constant`` (zeros: the
 on the token) or ``normalized`` (normalised convolution); ``BOUNDARY_MODES`` lists them. Each
 sample's mask quality (pixel AUROC/NDCG against its evidence boxes) goes in its sidecar."""
 
+# Job lifecycle (issue 16): output identity, the output lock, interrupts
+LOCK_HEARTBEAT_S = 5.0
+"""How often a running job's driver refreshes the heartbeat in its output's ``_lock.json``."""
+LOCK_STALE_HEARTBEATS = 6
+"""A lock whose heartbeat is older than this many periods (30 s) is stale and taken over."""
+ACTOR_EXIT_WAIT_S = 10.0
+"""How long an interrupted job waits for its killed actors to be gone before it removes their
+temporary files (a live actor could still be writing one)."""
+
 # Answer
 METHODS = "base,inst,vea"
 """The answering methods of the paper's comparison, in report order."""
@@ -286,6 +295,7 @@ class ModelOptions:
 
 
 __all__ = [
+    "ACTOR_EXIT_WAIT_S",
     "ALLOW_EXTERNAL_IMAGES",
     "ANALYZE_PROTOCOL",
     "ANLS_THRESHOLD",
@@ -324,6 +334,8 @@ __all__ = [
     "IMAGE_FIELDS",
     "INPUT_FORMAT",
     "LABEL_RULE",
+    "LOCK_HEARTBEAT_S",
+    "LOCK_STALE_HEARTBEATS",
     "MAX_IMAGE_PIXELS",
     "MAX_NEW_TOKENS",
     "MAX_SHARD_ATTEMPTS",

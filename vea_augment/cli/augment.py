@@ -82,6 +82,7 @@ def mask_config(values: dict[str, Any]) -> MaskConfig:
     help="A failed sample is written unhighlighted with an error sidecar, or left out "
     "(it is counted in _stats either way).",
 )
+@common.overwrite_option
 @common.input_reading_options
 @common.model_loading_options
 @common.ray_options
@@ -92,7 +93,9 @@ def augment_command(**options: Any) -> None:
     original resolution, mask.png, scores.npy and a json (the input record as it was, and a
     `vea` block saying how the mask was made or why it failed, with the VEA conversation).
     Failed samples have the same members (the original image). A rerun with the same
-    --output skips finished shards.
+    --output skips finished shards; other options, model or input into it are refused
+    (naming what changed) unless --overwrite. Exit status: 1 when a shard or every sample
+    failed, 128 + the signal when SIGINT/SIGTERM stopped it (a rerun resumes).
     """
     from vea_augment.attribution.layer_choice import resolve_layers
     from vea_augment.jobs.augment import AugmentJob, run_augment_job
@@ -113,6 +116,7 @@ def augment_command(**options: Any) -> None:
         ),
         reading=common.input_options(options),
         limit=options["limit"],
+        overwrite=options["overwrite"],
         **common.placement(options),
     )
     click.echo(f"layers {','.join(map(str, layers))} ({layer_source})", err=True)

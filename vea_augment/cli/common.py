@@ -31,10 +31,15 @@ class ReportingGroup(click.Group):
     """
 
     def invoke(self, ctx: click.Context) -> Any:
+        from vea_augment.distributed.interrupt import JobInterrupted
+
         try:
             return super().invoke(ctx)
         except VEAError as exc:
             raise click.ClickException(str(exc)) from exc
+        except JobInterrupted as stop:  # a job without a summary of its own (answer)
+            click.echo(f"Error: {stop}", err=True)
+            ctx.exit(stop.exit_code)
 
 
 def option(*names: str, help: str, default: Any = None, **settings: Any) -> Decorator:
@@ -352,7 +357,7 @@ def placement(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class JobSummary(Protocol):
-    """What every distributed job reports at its end."""
+    """What every distributed job reports at its end (``exit_code`` too, where it has one)."""
 
     shards_failed: list[str]
 
@@ -360,12 +365,24 @@ class JobSummary(Protocol):
 
 
 def finish(summary: JobSummary, where: str) -> None:
-    """Print a job's summary and where its output is; exit 1 when any shard failed."""
+    """Print a job's summary and where its output is, then exit with the summary's
+    ``exit_code`` (128 + signal when interrupted, 1 when a shard or every sample failed);
+    a summary without one exits 1 when any shard failed."""
     for line in summary.lines():
         click.echo(line)
     click.echo(where)
-    if summary.shards_failed:
-        sys.exit(1)
+    code = getattr(summary, "exit_code", 1 if summary.shards_failed else 0)
+    if code:
+        sys.exit(code)
+
+
+overwrite_option = option(
+    "--overwrite",
+    is_flag=True,
+    help="The output holds another job's results (other input, model or options): remove "
+    "them and start again. Without it such a rerun is refused, naming what changed.",
+)
+"""--overwrite, for the commands whose output records a job identity."""
 
 
 def format_score(value: float | None) -> str:

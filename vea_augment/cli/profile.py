@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import click
@@ -34,6 +35,7 @@ from vea_augment.options import LabelRule
 @common.option("--per-head", is_flag=True, help="Also score every attention head.")
 @common.count_option("--batch-size", defaults.ATTRIBUTION_BATCH_SIZE, "Samples per forward pass.")
 @common.num_actors_option("Model actors")
+@common.overwrite_option
 @common.input_reading_options
 @common.model_loading_options
 @common.ray_options
@@ -43,9 +45,10 @@ def profile_command(**options: Any) -> None:
     One capture pass per batch over every decoder layer (no eager attention); per layer the
     mean and spread of AUROC and NDCG of the last token's image attention against the boxes;
     the chosen layers are the top ceil(top-frac x L) by mean AUROC. Samples without boxes
-    are excluded and listed with the reason.
+    are excluded and listed with the reason. An existing --output made with other options
+    is refused unless --overwrite; exit status 1 when a chunk of samples failed.
     """
-    from vea_augment.jobs.profile import ProfileJob, run_profile_job
+    from vea_augment.jobs.profile import ProfileJob, run_profile
 
     job = ProfileJob(
         model=options["model"],
@@ -55,9 +58,11 @@ def profile_command(**options: Any) -> None:
         **common.pick(options, "output", "limit", "top_frac", "per_head", "batch_size"),
         reading=common.input_options(options),
         max_pixels=options["max_image_pixels"],
+        overwrite=options["overwrite"],
         **common.placement(options),
     )
-    profile = run_profile_job(job, show_progress=not options["no_progress"])
+    run = run_profile(job, show_progress=not options["no_progress"])
+    profile = run.profile
     click.echo(
         f"{profile.sample_count} samples profiled, {len(profile.excluded)} excluded; "
         f"L = {profile.num_layers}"
@@ -72,3 +77,7 @@ def profile_command(**options: Any) -> None:
         )
     click.echo(f"chosen layers: {','.join(map(str, profile.chosen_layers))}")
     click.echo(f"profile: {job.output}  (use: vea-augment augment --profile {job.output})")
+    for failure in run.failures:
+        click.echo(f"  failed: {failure}")
+    if run.failures:
+        sys.exit(1)

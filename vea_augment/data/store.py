@@ -111,10 +111,42 @@ class OutputStore:
 
     # -- writing ----------------------------------------------------------------------------
     def make_root(self) -> None:
-        if self.local:
-            Path(self.root).mkdir(parents=True, exist_ok=True)
-        else:
-            self.fs.makedirs(self.root, exist_ok=True)  # buckets: created if allowed
+        """Create the root folder (or bucket prefix); an unwritable one is a ConfigError."""
+        try:
+            if self.local:
+                Path(self.root).mkdir(parents=True, exist_ok=True)
+            else:
+                self.fs.makedirs(self.root, exist_ok=True)  # buckets: created if allowed
+        except OSError as exc:
+            raise unwritable(self.url, exc) from exc
+
+    def create_exclusive(self, name: str, data: bytes) -> bool:
+        """Create ``name`` holding ``data`` only if it does not exist; False if it does.
+
+        Locally this is atomic (``O_CREAT | O_EXCL``). On an object store it is best-effort:
+        fsspec has no portable create-if-absent, so two writers racing within one round trip
+        can both succeed (the later PUT wins); callers re-read to see who holds it.
+        An unwritable location is a :class:`ConfigError` (``cannot write to ...``).
+        """
+        try:
+            if self.local:
+                path = self.local_path(name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                except FileExistsError:
+                    return False
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                return True
+            if self.exists(name):
+                return False
+            self.fs.pipe_file(self._key(name), data)
+            return True
+        except OSError as exc:
+            raise unwritable(self.path(name) if not self.local else self.root, exc) from exc
 
     def write_bytes(self, name: str, data: bytes) -> None:
         """Write ``name`` whole: temporary name and rename locally, one PUT remotely."""
@@ -135,6 +167,13 @@ class OutputStore:
             self.local_path(name).unlink(missing_ok=True)
         elif self.exists(name):
             self.fs.rm_file(self._key(name))
+
+
+def unwritable(location: str, exc: OSError) -> ConfigError:
+    """The one message for an output that cannot be written: ``cannot write to <path>:
+    <reason>`` (``Permission denied``, ``Read-only file system``, ``No space left on device``)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return ConfigError(f"cannot write to {location}: {reason}")
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:

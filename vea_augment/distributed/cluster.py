@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from dataclasses import dataclass
 
 import ray
@@ -29,10 +31,15 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     """
     if ray.is_initialized():
         return False
+    main = threading.current_thread() is threading.main_thread()
+    sigterm = signal.getsignal(signal.SIGTERM) if main else None
     if address:
         ray.init(address=address, log_to_driver=True, configure_logging=False)
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, configure_logging=False)
+    if main and sigterm is not None:
+        # ray.init makes SIGTERM a bare sys.exit; keep the job's own handler (a clean stop).
+        signal.signal(signal.SIGTERM, sigterm)
     return True
 
 

@@ -16,9 +16,10 @@ import ray
 from tqdm import tqdm
 
 from vea_augment.distributed.cluster import ActorPlan, connect, plan_actors
+from vea_augment.distributed.interrupt import interruptible
 from vea_augment.distributed.progress import POLL_SECONDS, PoolProgress
 from vea_augment.distributed.scheduler import ActorPool, ShardOutcome, ShardWork, run_shards
-from vea_augment.options import GPUS_PER_ACTOR, MAX_SHARD_ATTEMPTS
+from vea_augment.options import ACTOR_EXIT_WAIT_S, GPUS_PER_ACTOR, MAX_SHARD_ATTEMPTS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,7 +133,8 @@ def distribute(
     ``on_done`` handles one finished item and returns the progress bar's postfix fields
     (shards done and failed are added). The bar counts ``units`` across all actors as they
     report them, or else shards. Ray is started locally (and stopped afterwards) unless
-    already running or an address is given.
+    already running or an address is given. SIGINT/SIGTERM raise
+    :class:`~vea_augment.distributed.interrupt.JobInterrupted` after the actors are killed.
     """
     placement = request.placement
     started_ray = connect(placement.address)
@@ -170,19 +172,24 @@ def distribute(
             if watcher is None:
                 bar.update(1)
 
+        completed = False
         try:
-            run_shards(
-                pool,
-                list(work),
-                is_committed,
-                finished,
-                placement.max_attempts,
-                watcher,
-                POLL_SECONDS,
-            )
+            with interruptible():
+                run_shards(
+                    pool,
+                    list(work),
+                    is_committed,
+                    finished,
+                    placement.max_attempts,
+                    watcher,
+                    POLL_SECONDS,
+                )
+            completed = True
         finally:
             bar.close()
-            pool.shutdown()
+            # Cut short (a signal, an error): wait for the actors to be gone, so none is
+            # still writing when the job removes temporary files.
+            pool.shutdown(wait_s=0.0 if completed else ACTOR_EXIT_WAIT_S)
             if watcher is not None:
                 watcher.progress.close()
         done = watcher.progress.tracker.done if watcher else ended["done"]

@@ -8,6 +8,8 @@ a shard whose final file exists counts as done whatever Ray said.
 
 from __future__ import annotations
 
+import re
+import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
@@ -15,7 +17,40 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import ray
-from ray.exceptions import RayActorError, RayTaskError
+from ray.exceptions import RayActorError, RayError, RayTaskError
+
+_REASON_CHARS = 300
+_EXIT_DETAIL = re.compile(r"Worker exit detail: (.*?)(?: Some common causes|$)", re.DOTALL)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What went wrong, without Ray's wrapper: a task's own exception (``OSError: [Errno 28]
+    No space left on device``), or why its actor died (killed, out of memory, crashed)."""
+    if isinstance(exc, RayTaskError) and exc.cause is not None and exc.cause is not exc:
+        return failure_reason(exc.cause)
+    if isinstance(exc, RayActorError):
+        return _actor_reason(exc)
+    if isinstance(exc, RayError):
+        return f"{type(exc).__name__}: {_first_line(str(exc))}"
+    return f"{type(exc).__name__}: {_first_line(str(exc)) or repr(exc)}"
+
+
+def _actor_reason(exc: RayActorError) -> str:
+    text = str(exc)
+    lines = [line for line in text.splitlines() if line.strip()]
+    if exc.actor_init_failed:
+        # The creation task's traceback ends with the exception that stopped __init__.
+        return f"actor failed to start: {_first_line(lines[-1]) if lines else text}"
+    # The first line is Ray's generic sentence, then tab-indented facts, then the cause.
+    cause = " ".join(line.strip() for line in lines[1:] if not line.startswith("\t"))
+    detail = _EXIT_DETAIL.search(cause)
+    if detail:
+        cause = f"{cause[: detail.start()].strip()} {detail.group(1).strip()}".strip()
+    return f"actor died: {(cause or _first_line(text))[:_REASON_CHARS]}"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:_REASON_CHARS] if text.strip() else ""
 
 
 class ShardWork(Protocol):
@@ -69,10 +104,17 @@ class ActorPool:
         self.replaced += 1
         return fresh
 
-    def shutdown(self) -> None:
+    def shutdown(self, wait_s: float = 0.0) -> None:
+        """Kill every actor; with ``wait_s``, wait up to that long until each is gone (so
+        none is still writing when the caller removes temporary files)."""
         for actor in self.actors:
             with suppress(Exception):  # already dead
                 ray.kill(actor, no_restart=True)
+        deadline = time.monotonic() + wait_s
+        for actor in self.actors if wait_s > 0 else ():
+            # A dead actor's calls fail at once; a dying one's fail when its process is gone.
+            with suppress(Exception):
+                ray.get(actor.__ray_ready__.remote(), timeout=max(0.1, deadline - time.monotonic()))
 
 
 def run_shards(
@@ -111,17 +153,16 @@ def run_shards(
         try:
             outcome.stats = ray.get(ready[0])
             idle.append(actor)
-        except (RayActorError, RayTaskError) as exc:
+        except RayError as exc:  # any of Ray's: task error, actor died, OOM, object lost...
             outcome.stats = is_committed(outcome.task)
             if outcome.stats is None:
-                outcome.errors.append(
-                    f"attempt {outcome.attempts}: {type(exc).__name__}: "
-                    f"{str(exc).splitlines()[0][:300]}"
-                )
-            if isinstance(exc, RayActorError):
-                idle.append(pool.replace(actor))
-            else:
+                outcome.errors.append(f"attempt {outcome.attempts}: {failure_reason(exc)}")
+            # Only a task's own exception leaves its actor sound; anything else (a dead
+            # actor, the memory monitor's kill, a lost result) gets a fresh one.
+            if isinstance(exc, RayTaskError) and not isinstance(exc.cause, RayError):
                 idle.append(actor)
+            else:
+                idle.append(pool.replace(actor))
             if outcome.stats is None and watcher is not None:
                 watcher.abandon(outcome.key, outcome.attempts)
             if outcome.stats is None and outcome.attempts < max_attempts:

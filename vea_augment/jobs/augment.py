@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 import ray
 
 from vea_augment._version import __version__
+from vea_augment.data.job_lock import JobLock
 from vea_augment.data.readers import first_samples
 from vea_augment.data.sources import ShardTask, plan_input
 from vea_augment.data.store import OutputStore, is_url
@@ -28,11 +30,13 @@ from vea_augment.data.writer import (
     stats_name,
 )
 from vea_augment.distributed.cluster import ActorPlan
+from vea_augment.distributed.interrupt import JobInterrupted, interruptible
 from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads, worker_name
 from vea_augment.errors import ConfigError
 from vea_augment.jobs import PoolJob, actor_loading
+from vea_augment.jobs.identity import claim_folder, fingerprint
 from vea_augment.options import InputOptions, ModelOptions
 from vea_augment.schemas.manifest import JobManifest
 from vea_augment.schemas.stats import MaskQualityStats
@@ -53,6 +57,9 @@ class AugmentJob(PoolJob):
     limit: int | None = None
     """Only the first ``limit`` samples: whole shards, and the shard it falls in written as
     partial (its stats under ``_stats/shard-N.partial.json``, redone by any later run)."""
+    overwrite: bool = False
+    """Remove another job's shards, stats and manifest from ``output`` and start again
+    (without it a different job identity there is refused)."""
 
 
 @dataclass
@@ -70,8 +77,23 @@ class JobSummary:
     seconds: float
     actors: str
     actor_restarts: int
+    interrupted: int | None = None
+    """The signal (SIGINT, SIGTERM) that stopped the job early; a rerun resumes it."""
     mask_quality: MaskQualityStats | None = None
     """Mask quality of this run's ok samples (shards already done are not counted)."""
+    """The signal (SIGINT, SIGTERM) that stopped the job early; a rerun resumes it."""
+
+    @property
+    def every_sample_failed(self) -> bool:
+        return self.samples > 0 and self.ok == 0
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal when interrupted, 1 when a shard or every sample failed, else 0
+        (some failed samples are normal: they are error records)."""
+        if self.interrupted is not None:
+            return 128 + self.interrupted
+        return 1 if self.shards_failed or self.every_sample_failed else 0
 
     def lines(self) -> list[str]:
         rate = self.samples / self.seconds if self.seconds > 0 else 0.0
@@ -89,6 +111,15 @@ class JobSummary:
         text += mask_quality_lines(self.mask_quality)
         if self.actor_restarts:
             text.append(f"actors replaced after failures: {self.actor_restarts}")
+        if self.every_sample_failed:
+            text.append("every sample failed: see the reasons above")
+        if self.interrupted is not None:
+            left = self.shards_total - self.shards_skipped - self.shards_done
+            left -= len(self.shards_failed)
+            text.append(
+                f"interrupted by {signal.Signals(self.interrupted).name}: {left} shard(s) "
+                "not done; rerun the same command to resume"
+            )
         return text
 
 
@@ -144,10 +175,35 @@ def absolute_input(source: str, reading: InputOptions) -> str:
     return os.path.abspath(os.path.expanduser(source))
 
 
-def _manifest(job: AugmentJob, store: OutputStore) -> JobManifest:
+def _reading(job: AugmentJob) -> dict[str, Any]:
     reading = job.reading.to_config()
     if reading.get("image_root") and not is_url(reading["image_root"]):
         reading["image_root"] = os.path.abspath(reading["image_root"])
+    return reading
+
+
+def augment_identity(job: AugmentJob) -> dict[str, Any]:
+    """What the shards are a function of: the input, the model and the options that shape
+    each sample. Not where or how fast it runs (actors, GPUs, address, progress, limit,
+    batch size, device, device map, offline loading)."""
+    loading = {
+        name: value
+        for name, value in asdict(job.loading).items()
+        if name not in {"device", "device_map", "local_files_only"}
+    }
+    settings = {**asdict(job.settings), "mask": asdict(job.settings.mask)}
+    del settings["batch_size"]
+    return {
+        "command": "augment",
+        "input": absolute_input(job.input, job.reading),
+        "model": {"model": job.model, "layers": list(job.layers), **loading},
+        "settings": settings,
+        "reading": _reading(job),
+    }
+
+
+def _manifest(job: AugmentJob, store: OutputStore, identity: dict[str, Any]) -> JobManifest:
+    reading = _reading(job)
     config = {
         "model": {"model": job.model, "layers": list(job.layers), **asdict(job.loading)},
         "settings": {**asdict(job.settings), "mask": asdict(job.settings.mask)},
@@ -165,6 +221,8 @@ def _manifest(job: AugmentJob, store: OutputStore) -> JobManifest:
         output=store.url,
         config=json.loads(json.dumps(config)),
         versions=_package_versions(),
+        identity=json.loads(json.dumps(identity)),
+        fingerprint=fingerprint(identity),
     )
 
 
@@ -191,75 +249,124 @@ def _committed_total(store: OutputStore, task: ShardTask) -> int:
 
 
 def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
-    """Run (or resume) the job: skip committed shards, augment the rest on the actor pool."""
+    """Run (or resume) the job: skip committed shards, augment the rest on the actor pool.
+
+    The output is locked for the job's life (``_lock.json``) and must hold this job's
+    identity or nothing (else :class:`ConfigError`, unless ``job.overwrite``). SIGINT or
+    SIGTERM end it early: actors killed, temporaries removed, lock released, and the summary
+    returned with ``interrupted`` set.
+    """
     started = time.perf_counter()
-    tasks = first_samples(plan_input(job.input, job.reading), job.limit)
     store = OutputStore(job.output)
     store.make_root()
-    remove_stale_temporaries(store)
-    done = finished_shards(store)
-    todo = [task for task in tasks if task.index not in done]
-    store.write_json(MANIFEST_NAME, _manifest(job, store))
+    identity = augment_identity(job)
+    with JobLock(store, "augment"), interruptible():
+        progress, done = _Progress(), set[int]()
+        try:
+            claim_folder(store, identity, job.overwrite)
+            remove_stale_temporaries(store)
+            tasks = first_samples(plan_input(job.input, job.reading), job.limit)
+            progress.tasks = tasks
+            done = finished_shards(store)
+            todo = [task for task in tasks if task.index not in done]
+            progress.skipped = len(tasks) - len(todo)
+            store.write_json(MANIFEST_NAME, _manifest(job, store, identity))
+            if todo:
+                _augment_on_pool(job, store, todo, progress, show_progress)
+                # A shard that failed its last attempt may have left its temporary behind.
+                remove_stale_temporaries(store)
+        except JobInterrupted as stop:
+            progress.interrupted = stop.signum
+            remove_stale_temporaries(store)  # the killed actors' unfinished shards
+        if progress.nothing_read(store, done):
+            raise ConfigError(
+                f"input {job.input!r} yielded no samples: its {len(progress.tasks)} "
+                "shard(s) are empty"
+            )
+        return progress.summary(time.perf_counter() - started)
 
-    counts: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    failed: list[str] = []
-    quality = MaskScoreTally()
-    plan = ActorPlan(0, 0.0, 0.0)
-    restarts = 0
-    if todo:
 
-        def on_done(outcome: ShardOutcome) -> dict[str, Any]:
-            if outcome.stats is None:
-                failed.append(f"{outcome.task.describe()}: " + "; ".join(outcome.errors))
-            else:
-                counts["samples"] += outcome.stats["total"]
-                counts["ok"] += outcome.stats["ok"]
-                counts["errors"] += outcome.stats["errors"]
-                reasons.update(outcome.stats["errors_by_reason"])
-                quality.add_stats(outcome.stats.get("mask_quality"))
-            return {"errors": counts["errors"]}
+@dataclass
+class _Progress:
+    """What the job has seen so far, enough for a summary at any point (even interrupted)."""
 
-        request = PoolRequest(
-            actor_class=AugmentActor,
-            arguments=lambda plan: (
-                job.model,
-                job.layers,
-                actor_loading(job.loading, plan),
-                job.settings,
-                store.url,
-                int(plan.num_cpus),
-            ),
-            method="run_shard",
-            name_prefix="vea-augment",
-            placement=job,
+    tasks: list[ShardTask] = field(default_factory=list)
+    skipped: int = 0
+    done: int = 0
+    failed: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    plan: ActorPlan | None = None
+    restarts: int = 0
+    interrupted: int | None = None
+    quality: MaskScoreTally = field(default_factory=MaskScoreTally)
+
+    def on_done(self, outcome: ShardOutcome) -> dict[str, Any]:
+        if outcome.stats is None:
+            self.failed.append(f"{outcome.task.describe()}: " + "; ".join(outcome.errors))
+        else:
+            self.done += 1
+            for name in ("total", "ok", "errors"):
+                self.counts["samples" if name == "total" else name] += outcome.stats[name]
+            self.reasons.update(outcome.stats["errors_by_reason"])
+            self.quality.add_stats(outcome.stats.get("mask_quality"))
+        return {"errors": self.counts["errors"]}
+
+    def nothing_read(self, store: OutputStore, committed: set[int]) -> bool:
+        """True when the job ran to its end and no shard, new or old, held a sample."""
+        if self.interrupted is not None or self.failed or self.counts["samples"]:
+            return False
+        return not any(
+            _committed_total(store, task) for task in self.tasks if task.index in committed
         )
-        result = distribute(
-            request,
-            todo,
-            lambda task: _committed_stats(store, task),
-            on_done,
-            "augment",
-            show_progress,
-            SAMPLES,
+
+    def summary(self, seconds: float) -> JobSummary:
+        return JobSummary(
+            shards_total=len(self.tasks),
+            shards_skipped=self.skipped,
+            shards_done=self.done,
+            shards_failed=self.failed,
+            samples=self.counts["samples"],
+            ok=self.counts["ok"],
+            errors=self.counts["errors"],
+            errors_by_reason=dict(self.reasons),
+            seconds=seconds,
+            actors=self.plan.describe() if self.plan else "no actors (nothing to do)",
+            actor_restarts=self.restarts,
+            interrupted=self.interrupted,
+            mask_quality=self.quality.stats(),
         )
-        plan, restarts = result.plan, result.restarts
-    committed = (_committed_total(store, task) for task in tasks if task.index in done)
-    if not failed and not counts["samples"] and not any(committed):
-        raise ConfigError(
-            f"input {job.input!r} yielded no samples: its {len(tasks)} shard(s) are empty"
-        )
-    return JobSummary(
-        shards_total=len(tasks),
-        shards_skipped=len(tasks) - len(todo),
-        shards_done=len(todo) - len(failed),
-        shards_failed=failed,
-        samples=counts["samples"],
-        ok=counts["ok"],
-        errors=counts["errors"],
-        errors_by_reason=dict(reasons),
-        seconds=time.perf_counter() - started,
-        actors=plan.describe() if todo else "no actors (nothing to do)",
-        actor_restarts=restarts,
-        mask_quality=quality.stats(),
+
+
+def _augment_on_pool(
+    job: AugmentJob,
+    store: OutputStore,
+    todo: list[ShardTask],
+    progress: _Progress,
+    show_progress: bool,
+) -> None:
+    """Augment ``todo`` on a fresh actor pool, feeding each shard's end into ``progress``."""
+    request = PoolRequest(
+        actor_class=AugmentActor,
+        arguments=lambda plan: (
+            job.model,
+            job.layers,
+            actor_loading(job.loading, plan),
+            job.settings,
+            store.url,
+            int(plan.num_cpus),
+        ),
+        method="run_shard",
+        name_prefix="vea-augment",
+        placement=job,
     )
+    result = distribute(
+        request,
+        todo,
+        lambda task: _committed_stats(store, task),
+        progress.on_done,
+        "augment",
+        show_progress,
+        SAMPLES,
+    )
+    progress.plan, progress.restarts = result.plan, result.restarts

@@ -7,19 +7,28 @@ one actor per GPU scores its chunks; the driver combines the per-sample scores.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import ray
 
 from vea_augment import options
+from vea_augment._version import __version__
+from vea_augment.data.job_lock import JobLock
+from vea_augment.data.store import OutputStore
 from vea_augment.data.writer import write_json_atomic
+from vea_augment.distributed.interrupt import interruptible
 from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads
 from vea_augment.jobs import PoolJob, actor_loading
+from vea_augment.jobs.identity import check_identity, fingerprint, recorded_identity
 from vea_augment.options import LabelRule, ModelOptions
+from vea_augment.schemas.manifest import JobManifest
 from vea_augment.schemas.profile import ExcludedSample, LayerProfile
 from vea_augment.steps.profile import (
     ProfileSample,
@@ -54,6 +63,8 @@ class ProfileJob(PoolJob):
     batch_size: int = options.ATTRIBUTION_BATCH_SIZE
     reading: options.InputOptions = field(default_factory=options.InputOptions)
     max_pixels: int = options.MAX_IMAGE_PIXELS
+    overwrite: bool = False
+    """Replace a profile written by another job (other input, model or options)."""
 
 
 @ray.remote
@@ -104,8 +115,86 @@ def _chunks(samples: list[ProfileSample], batch_size: int) -> list[ProfileChunk]
     ]
 
 
+@dataclass(frozen=True)
+class ProfileRun:
+    """The profile written, and the chunks that failed on every attempt (with why)."""
+
+    profile: LayerProfile
+    failures: list[str]
+
+
+def profile_identity(job: ProfileJob) -> dict[str, Any]:
+    """What the profile is a function of (not actors, address, progress, batch size, device)."""
+    loading = {
+        name: value
+        for name, value in asdict(job.loading).items()
+        if name not in {"device", "device_map", "local_files_only"}
+    }
+    source = job.input if "://" in job.input else os.path.abspath(job.input)
+    if job.reading.input_format == "hf":
+        source = job.input
+    return {
+        "command": "profile",
+        "input": source,
+        "model": {"model": job.model, **loading},
+        "settings": {
+            "limit": job.limit,
+            "top_frac": job.top_frac,
+            "rule": job.rule,
+            "per_head": job.per_head,
+            "max_pixels": job.max_pixels,
+        },
+        "reading": job.reading.to_config(),
+    }
+
+
+def manifest_path(output: Path) -> Path:
+    """Where a profile's job manifest (its identity) lives: ``profile.manifest.json``."""
+    return output.with_name(f"{output.stem}.manifest.json")
+
+
 def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile:
     """Profile ``job.model`` on ``job.input`` and write the profile JSON to ``job.output``."""
+    return run_profile(job, show_progress).profile
+
+
+def run_profile(job: ProfileJob, show_progress: bool = True) -> ProfileRun:
+    """:func:`run_profile_job`, also saying which chunks failed.
+
+    The profile file is locked for the job's life (``<name>.lock`` beside it), and an
+    existing profile must carry this job's identity (its ``<stem>.manifest.json``) unless
+    ``job.overwrite``; else :class:`~vea_augment.errors.ConfigError` naming what changed.
+    """
+    output = Path(job.output).expanduser().absolute()
+    folder = OutputStore(output.parent)
+    folder.make_root()
+    identity = profile_identity(job)
+    sidecar = manifest_path(output)
+    with JobLock(folder, "profile", name=f"{output.name}.lock"), interruptible():
+        if job.overwrite:
+            output.unlink(missing_ok=True)
+            sidecar.unlink(missing_ok=True)
+        elif sidecar.exists():
+            text = sidecar.read_text(encoding="utf-8")
+            check_identity(str(output), recorded_identity(text), identity)
+        elif output.exists():
+            check_identity(str(output), None, identity)
+        profile, failures = _profile(job, show_progress)
+        write_json_atomic(output, profile)
+        manifest = JobManifest(
+            command="profile",
+            tool_version=__version__,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            input=identity["input"],
+            output=str(output),
+            identity=identity,
+            fingerprint=fingerprint(identity),
+        )
+        write_json_atomic(sidecar, manifest)
+    return ProfileRun(profile, failures)
+
+
+def _profile(job: ProfileJob, show_progress: bool) -> tuple[LayerProfile, list[str]]:
     samples, excluded = collect_profile_samples(job.input, job.limit, job.reading, job.max_pixels)
     profiles: list[SampleProfile] = []
     model_facts: dict[str, Any] = {}
@@ -149,5 +238,4 @@ def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile
         rule=job.rule,
         revision=model_facts.get("revision"),
     )
-    write_json_atomic(job.output, profile)
-    return profile
+    return profile, failures

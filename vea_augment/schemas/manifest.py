@@ -19,3 +19,12 @@ class JobManifest(Contract):
     output: str
     config: dict[str, Any] = Field(default_factory=dict)
     versions: dict[str, str] = Field(default_factory=dict, description="Package -> version.")
+    identity: dict[str, Any] = Field(
+        default_factory=dict,
+        description="What the outputs are a function of: input, model and the options that "
+        "shape them (not actors, address, progress, limit). Empty in manifests written "
+        "before identities existed.",
+    )
+    fingerprint: str | None = Field(
+        default=None, description="sha256 of the identity's canonical JSON (sorted keys)."
+    )
