@@ -107,6 +107,7 @@ def test_methods_pair_the_papers_prompts_with_the_papers_images():
         "vea": ("vea", ("highlighted",)),
         "vea-no-prompt": ("base", ("highlighted",)),
         "vea-both": ("vea", ("original", "highlighted")),
+        "oracle": ("vea", ("oracle",)),
     }
     assert [m.name for m in parse_methods("vea, base,vea")] == ["vea", "base"]
     with pytest.raises(ConfigError, match=r"unknown method.*nope.*choose from base"):

@@ -31,6 +31,8 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec("vea", "vea", ("highlighted",)),
         MethodSpec("vea-no-prompt", "base", ("highlighted",)),
         MethodSpec("vea-both", "vea", ("original", "highlighted")),
+        # A perfect VEA mask: Eq. 4 from the ground-truth boxes, so the VEA prompt.
+        MethodSpec("oracle", "vea", ("oracle",)),
     )
 }
 assert set(METHODS) == set(get_args(Method))

@@ -129,7 +129,8 @@ def endpoint_settings(values: dict[str, Any]) -> Any:
     default=defaults.METHODS,
     help="Comma-separated: base (QA prompt, original), inst (VEA prompt, original), vea "
     "(VEA prompt, highlighted), vea-no-prompt (QA prompt, highlighted), vea-both (VEA prompt, "
-    "original and highlighted).",
+    "original and highlighted), oracle (VEA prompt, the original dimmed outside its "
+    "ground-truth evidence boxes: the upper bound; needs evidence_boxes, else an error).",
 )
 @endpoint_options
 @common.count_option(

@@ -48,6 +48,10 @@ class ShardSample:
     missing: dict[ImageKind, str] = field(default_factory=dict)
     attribution_auroc: float | None = None
     error: str | None = None
+    evidence_boxes: Any = None
+    """The record's ``evidence_boxes`` as read (unchecked): the oracle method's input."""
+    sidecar: dict[str, Any] | None = None
+    """The record's ``vea`` block (None when the shard is not an augment output)."""
 
     def why_unanswerable(self, kinds: tuple[ImageKind, ...]) -> str | None:
         """None when the question and every image of ``kinds`` are there, else the reason."""
@@ -162,6 +166,8 @@ def to_shard_sample(raw: RawSample, shard: int) -> ShardSample:
     sample.question = question
     shown = None
     vea = record.get("vea")
+    sample.evidence_boxes = record.get("evidence_boxes")
+    sample.sidecar = vea if isinstance(vea, dict) else None
     if raw.image and raw.image_ext is not None:
         shown = EncodedImage(raw.image, raw.image_ext, raw.key)
     if not isinstance(vea, dict):

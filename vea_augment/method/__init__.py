@@ -1,5 +1,6 @@
-"""The paper's math, model-free and numpy-only: denoise, paint, smooth, normalise, highlight,
-evidence labels and metrics; the answer-scoring protocols live in ``method.protocols``.
+"""The paper's math, model-free and numpy-only: denoise, paint, smooth, normalise, highlight
+(and the oracle highlight from evidence boxes), evidence labels and metrics; the
+answer-scoring protocols live in ``method.protocols``.
 
 Names are imported on first use: importing one piece of the math (say ``types`` for
 ``MaskConfig``) does not pull in scipy's statistics or image filters."""
@@ -22,6 +23,8 @@ _HOMES: dict[str, str] = {
     "covered_fraction": "vea_augment.method.labels",
     "evidence_labels": "vea_augment.method.labels",
     "min_max_normalize": "vea_augment.method.normalize",
+    "oracle_highlight": "vea_augment.method.oracle",
+    "oracle_mask": "vea_augment.method.oracle",
     "canvas_shape": "vea_augment.method.paint",
     "paint_views": "vea_augment.method.paint",
     "evidence_mask": "vea_augment.method.pipeline",

@@ -8,8 +8,9 @@ from pydantic import Field, model_validator
 
 from vea_augment.schemas.common import Contract
 
-Method = Literal["base", "inst", "vea", "vea-no-prompt", "vea-both"]
-ImageKind = Literal["original", "highlighted"]
+Method = Literal["base", "inst", "vea", "vea-no-prompt", "vea-both", "oracle"]
+#: "oracle": the original dimmed by Eq. 4 outside the sample's ground-truth evidence boxes.
+ImageKind = Literal["original", "highlighted", "oracle"]
 
 
 class Prediction(Contract):
