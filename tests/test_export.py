@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -263,7 +264,12 @@ def test_dataset_info_describes_both_sharegpt_files_for_llama_factory(corpus, tm
 def test_duplicate_keys_are_left_out_and_an_input_that_is_not_augmented_exports_nothing(
     corpus, tmp_path
 ):
-    twice = ExportJob(input=str(corpus.augmented / "shard-0000{0,0}.tar"), output=tmp_path / "d")
+    # A copy of shard 0 holds the same keys (a pattern naming one file twice is refused).
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(corpus.augmented / "shard-00000.tar", copy / "shard-00000.tar")
+    shutil.copy(corpus.augmented / "shard-00000.tar", copy / "shard-00001.tar")
+    twice = ExportJob(input=str(copy / "shard-0000{0,1}.tar"), output=tmp_path / "d")
     summary = run_export_job(twice, show_progress=False)
     assert summary.exported == 3
     assert Counter(item.reason for item in summary.left_out) == {
