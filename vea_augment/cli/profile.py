@@ -46,6 +46,7 @@ def profile_command(**options: Any) -> None:
     are excluded and listed with the reason.
     """
     from vea_augment.jobs.profile import ProfileJob, run_profile_job
+    from vea_augment.steps.postprocessing import postprocessing_lines
 
     job = ProfileJob(
         model=options["model"],
@@ -71,4 +72,5 @@ def profile_command(**options: Any) -> None:
             f"{score(row.ndcg_mean)}     {row.n_samples}{mark}"
         )
     click.echo(f"chosen layers: {','.join(map(str, profile.chosen_layers))}")
+    click.echo("\n".join(postprocessing_lines(profile.postprocessing)))
     click.echo(f"profile: {job.output}  (use: vea-augment augment --profile {job.output})")

@@ -21,6 +21,7 @@ from vea_augment.distributed.workers import pin_torch_threads
 from vea_augment.jobs import PoolJob, actor_loading
 from vea_augment.options import LabelRule, ModelOptions
 from vea_augment.schemas.profile import ExcludedSample, LayerProfile
+from vea_augment.steps.postprocessing import with_postprocessing
 from vea_augment.steps.profile import (
     ProfileSample,
     SampleProfile,
@@ -149,5 +150,6 @@ def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile
         rule=job.rule,
         revision=model_facts.get("revision"),
     )
+    profile = with_postprocessing(profile, [p.views for p in profiles if p.excluded is None])
     write_json_atomic(job.output, profile)
     return profile
