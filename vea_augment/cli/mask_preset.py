@@ -51,19 +51,17 @@ def resolve_mask(
         path, source = profile_file(profile)
         choice = read_layer_profile(path).postprocessing
     if preset == "profile" and choice is None:
-        where = f"{source} has" if profile else "there is no --profile with"
+        problem = f"{source} holds none" if profile else "there is none"
         raise ConfigError(
-            f"--preset profile: {where} no post-processing choice (run `vea-augment profile` "
-            "to measure one), or use --preset paper"
+            f"--preset profile needs a --profile holding a post-processing choice ({problem}: "
+            "run `vea-augment profile` to measure one), or use --preset paper"
         )
     if choice is None:
-        why = (
-            "--preset paper"
-            if preset == "paper"
-            else f"{source} has no choice"
-            if profile
-            else "default"
-        )
+        why = "default"
+        if preset == "paper":
+            why = "--preset paper"
+        elif profile:
+            why = f"{source} holds no choice"
         origin = f"paper ({why})"
         updates = {}
     else:
