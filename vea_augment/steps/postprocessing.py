@@ -127,6 +127,10 @@ def _setting(config: MaskConfig) -> dict[str, Any]:
     }
 
 
+def _setting_of(row: PostProcessingScore) -> dict[str, Any]:
+    return row.model_dump(include={"sigma", "lam", "denoise", "boundary"})
+
+
 @dataclass
 class _Tally:
     total: float = 0.0
@@ -211,9 +215,7 @@ def postprocessing_choice(
     scores, skipped = score_grid(usable, layers, configs or grid_configs())
     winner = choose(scores, epsilon)
     return PostProcessingChoice(
-        chosen=PostProcessingSetting(
-            **winner.model_dump(include={"sigma", "lam", "denoise", "boundary"})
-        ),
+        chosen=PostProcessingSetting(**_setting_of(winner)),
         grid=best_first(scores),
         layers=sorted(set(layers)),
         tie_epsilon=epsilon,
@@ -260,7 +262,3 @@ def postprocessing_lines(choice: PostProcessingChoice | None) -> list[str]:
     lines += [f"  skipped {item.id}: {item.reason}" for item in choice.skipped]
     lines.append(f"chosen post-processing: {describe_setting(choice.chosen)}")
     return lines
-
-
-def _setting_of(row: PostProcessingScore) -> dict[str, Any]:
-    return row.model_dump(include={"sigma", "lam", "denoise", "boundary"})
