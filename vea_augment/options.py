@@ -127,6 +127,22 @@ ACTOR_EXIT_WAIT_S = 10.0
 """How long an interrupted job waits for its killed actors to be gone before it removes their
 temporary files (a live actor could still be writing one)."""
 
+# Profile chooses the post-processing; augment's --preset (issue 17 item 3)
+GRID_SIGMAS: tuple[float, ...] = (0.5, 0.25, 0.1, 0.05)
+"""Eq. 3 sigmas ``profile`` tries (fractions of the shorter side; the first is the paper's)."""
+GRID_LAMBDAS: tuple[float | None, ...] = (10.0, None)
+"""Eq. 2 lambdas ``profile`` tries; None is denoise off (the first is the paper's)."""
+GRID_BOUNDARIES: tuple[BoundaryMode, ...] = BOUNDARY_MODES
+"""Eq. 3 border modes ``profile`` tries (the first, ``reflect``, is the paper's)."""
+GRID_TIE_EPSILON = 0.005
+"""Grid points whose mean pixel AUROC is within this of the best tie; of those the one with
+the fewest changes from the paper's values wins (the paper's own first), then the higher
+AUROC, then grid order."""
+MaskPreset = Literal["paper", "profile"]
+MASK_PRESET: MaskPreset | None = None
+"""augment's ``--preset``: None is ``profile`` when ``--profile`` holds a post-processing
+choice, else ``paper`` (MaskConfig's defaults); explicit mask options win over either."""
+
 # Answer
 METHODS = "base,inst,vea"
 """The answering methods of the paper's comparison, in report order."""
@@ -329,6 +345,10 @@ __all__ = [
     "EXPORT_PROMPT",
     "EXPORT_REFERENCE",
     "GPUS_PER_ACTOR",
+    "GRID_BOUNDARIES",
+    "GRID_LAMBDAS",
+    "GRID_SIGMAS",
+    "GRID_TIE_EPSILON",
     "HF_CONFIG",
     "ID_FIELDS",
     "IMAGE_FIELDS",
@@ -336,6 +356,7 @@ __all__ = [
     "LABEL_RULE",
     "LOCK_HEARTBEAT_S",
     "LOCK_STALE_HEARTBEATS",
+    "MASK_PRESET",
     "MAX_IMAGE_PIXELS",
     "MAX_NEW_TOKENS",
     "MAX_SHARD_ATTEMPTS",
@@ -362,6 +383,7 @@ __all__ = [
     "InputOptions",
     "LabelRule",
     "MaskConfig",
+    "MaskPreset",
     "ModelOptions",
     "OnError",
     "RemoteDeadlines",

@@ -31,6 +31,21 @@ def read_layer_profile(path: Path) -> LayerProfile:
     return validate_record(LayerProfile, record, id_field="model_id")
 
 
+def profile_file(profile: str) -> tuple[Path, str]:
+    """The file ``--profile`` names (a profile JSON, or a model with published layers) and
+    how to name it; :class:`ConfigError` when it is neither."""
+    path = Path(profile)
+    if path.is_file():
+        return path, f"profile {profile}"
+    shipped = shipped_profile_path(profile)
+    if shipped is None:
+        raise ConfigError(
+            f"--profile {profile!r} is neither a profile file nor a model with published "
+            "layers (see `vea-augment models`)"
+        )
+    return shipped, f"published profile {shipped.name}"
+
+
 def resolve_layers(
     model: str, layers: str | None = None, profile: str | None = None
 ) -> tuple[tuple[int, ...], str]:
@@ -45,15 +60,7 @@ def resolve_layers(
     if layers:
         return parse_layer_list(layers), "--layers"
     if profile:
-        path, source = Path(profile), f"profile {profile}"
-        if not path.is_file():
-            shipped = shipped_profile_path(profile)
-            if shipped is None:
-                raise ConfigError(
-                    f"--profile {profile!r} is neither a profile file nor a model with published "
-                    "layers (see `vea-augment models`)"
-                )
-            path, source = shipped, f"published profile {shipped.name}"
+        path, source = profile_file(profile)
         return tuple(read_layer_profile(path).chosen_layers), source
     published = published_layers_for(model)
     if published is not None:

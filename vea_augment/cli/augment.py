@@ -8,7 +8,7 @@ import click
 
 from vea_augment import options as defaults
 from vea_augment.cli import common
-from vea_augment.options import BoundaryMode, MaskConfig, OnError
+from vea_augment.options import BoundaryMode, MaskConfig, MaskPreset, OnError
 
 PAPER_MASK = MaskConfig()
 
@@ -31,6 +31,13 @@ mask_options = common.apply_all(
     ),
     common.option("--no-denoise", is_flag=True, help="Ablation: skip Eq. 2."),
     common.option("--no-smooth", is_flag=True, help="Ablation: skip Eq. 3."),
+    common.option(
+        "--preset",
+        type=common.literal_choice(MaskPreset),
+        default=defaults.MASK_PRESET,
+        help="Whose sigma, lambda, denoise and boundary: the profile's measured choice "
+        "(default when --profile holds one) or the paper's; explicit options win over both.",
+    ),
 )
 """The paper's post-processing knobs (defaults: MaskConfig's) and its two ablations."""
 
@@ -102,7 +109,12 @@ def augment_command(**options: Any) -> None:
     from vea_augment.steps.augment import AugmentSettings
 
     layers, layer_source = resolve_layers(options["model"], options["layers"], options["profile"])
-    mask = mask_config(options)
+    from vea_augment.cli import mask_preset
+
+    explicit = mask_preset.explicit_knobs(click.get_current_context())
+    mask, mask_sources = mask_preset.resolve_mask(
+        mask_config(options), explicit, options["preset"], options["profile"]
+    )
     job = AugmentJob(
         input=options["input_"],
         output=options["output"],
@@ -111,6 +123,7 @@ def augment_command(**options: Any) -> None:
         loading=common.model_options(options),
         settings=AugmentSettings(
             mask=mask,
+            mask_sources=mask_sources,
             **common.pick(options, "batch_size", "keep_original", "image_format", "on_error"),
             max_pixels=options["max_image_pixels"],
         ),
@@ -120,5 +133,6 @@ def augment_command(**options: Any) -> None:
         **common.placement(options),
     )
     click.echo(f"layers {','.join(map(str, layers))} ({layer_source})", err=True)
+    click.echo(mask_preset.describe_sources(mask, mask_sources), err=True)
     summary = run_augment_job(job, show_progress=not options["no_progress"])
     common.finish(summary, f"output: {job.output}")

@@ -49,6 +49,7 @@ def profile_command(**options: Any) -> None:
     is refused unless --overwrite; exit status 1 when a chunk of samples failed.
     """
     from vea_augment.jobs.profile import ProfileJob, run_profile
+    from vea_augment.steps.postprocessing import postprocessing_lines
 
     job = ProfileJob(
         model=options["model"],
@@ -76,6 +77,7 @@ def profile_command(**options: Any) -> None:
             f"{score(row.ndcg_mean)}     {row.n_samples}{mark}"
         )
     click.echo(f"chosen layers: {','.join(map(str, profile.chosen_layers))}")
+    click.echo("\n".join(postprocessing_lines(profile.postprocessing)))
     click.echo(f"profile: {job.output}  (use: vea-augment augment --profile {job.output})")
     for failure in run.failures:
         click.echo(f"  failed: {failure}")

@@ -192,7 +192,7 @@ def augment_identity(job: AugmentJob) -> dict[str, Any]:
         if name not in {"device", "device_map", "local_files_only"}
     }
     settings = {**asdict(job.settings), "mask": asdict(job.settings.mask)}
-    del settings["batch_size"]
+    del settings["batch_size"], settings["mask_sources"]  # neither shapes an output
     return {
         "command": "augment",
         "input": absolute_input(job.input, job.reading),

@@ -30,6 +30,7 @@ from vea_augment.jobs.identity import check_identity, fingerprint, recorded_iden
 from vea_augment.options import LabelRule, ModelOptions
 from vea_augment.schemas.manifest import JobManifest
 from vea_augment.schemas.profile import ExcludedSample, LayerProfile
+from vea_augment.steps.postprocessing import with_postprocessing
 from vea_augment.steps.profile import (
     ProfileSample,
     SampleProfile,
@@ -238,4 +239,5 @@ def _profile(job: ProfileJob, show_progress: bool) -> tuple[LayerProfile, list[s
         rule=job.rule,
         revision=model_facts.get("revision"),
     )
+    profile = with_postprocessing(profile, [p.views for p in profiles if p.excluded is None])
     return profile, failures

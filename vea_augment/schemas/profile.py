@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -36,6 +37,39 @@ class ExcludedSample(Contract):
     reason: str
 
 
+BlurBoundary = Literal["reflect", "constant", "normalized"]
+"""The values of ``vea_augment.method.types.BoundaryMode`` (schemas import no method code)."""
+
+
+class PostProcessingSetting(Contract):
+    """One post-processing choice: the Eq. 3 blur and the Eq. 2 denoise (MaskConfig's knobs)."""
+
+    sigma: float = Field(ge=0, description="Eq. 3 sigma: <= 1 fraction of the shorter side.")
+    lam: float = Field(gt=0, description="Eq. 2 spike factor (unused when denoise is off).")
+    denoise: bool = Field(description="Whether Eq. 2 runs (false: lambda 'off').")
+    boundary: BlurBoundary = Field(description="Eq. 3 border handling.")
+
+
+class PostProcessingScore(PostProcessingSetting):
+    """One grid point and the mean pixel AUROC of the masks it makes."""
+
+    auroc_mean: float | None = Field(description="Mean over samples with a defined AUROC.")
+    n_samples: int = Field(ge=0, description="Samples with a defined pixel AUROC.")
+
+
+class PostProcessingChoice(Contract):
+    """What ``profile`` measured of the post-processing on its samples, and what it chose."""
+
+    chosen: PostProcessingSetting
+    grid: list[PostProcessingScore] = Field(description="Every grid point, best first.")
+    metric: str = Field(default="pixel AUROC", description="What ranks the grid points.")
+    layers: list[int] = Field(description="The chosen layers whose mean views were masked.")
+    tie_epsilon: float = Field(ge=0, description="Points this close to the best tie.")
+    skipped: list[ExcludedSample] = Field(
+        default_factory=list, description="Samples no mask could be made for, and why."
+    )
+
+
 class LayerProfile(Contract):
     """Result of ``vea-augment profile``: the visual-grounding layers L_VG of one model."""
 
@@ -49,6 +83,9 @@ class LayerProfile(Contract):
     excluded: list[ExcludedSample] = Field(default_factory=list)
     layers: list[LayerScore] = Field(default_factory=list, description="One row per layer.")
     heads: list[HeadScore] | None = None
+    postprocessing: PostProcessingChoice | None = Field(
+        default=None, description="The post-processing grid and its choice (issue 17)."
+    )
     source: str = Field(default="measured", description="'measured' or 'published' (paper).")
     tool_version: str | None = None
     created: str | None = None

@@ -50,6 +50,8 @@ class AugmentSettings:
     """Per-job options of ``vea-augment augment`` that shape each output sample."""
 
     mask: MaskConfig = field(default_factory=MaskConfig)
+    mask_sources: dict[str, str] = field(default_factory=dict)
+    """Where each mask value came from (knob -> option, profile or paper); not in the identity."""
     batch_size: int = ATTRIBUTION_BATCH_SIZE
     keep_original: bool = False
     image_format: str | None = None

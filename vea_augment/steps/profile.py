@@ -41,6 +41,7 @@ from vea_augment.options import (
 )
 from vea_augment.schemas.profile import ExcludedSample, HeadScore, LayerProfile, LayerScore
 from vea_augment.steps.augment import AugmentSettings, describe_exception, prepare_sample
+from vea_augment.steps.postprocessing import SampleViews
 
 
 @dataclass
@@ -63,6 +64,7 @@ class SampleProfile:
     ndcg: list[float] = field(default_factory=list)
     head_auroc: list[list[float]] | None = None
     excluded: str | None = None
+    views: SampleViews | None = None  # every layer's views, for the post-processing grid
 
 
 def iter_profile_samples(
@@ -136,7 +138,8 @@ def score_attribution(
     problem = _label_problem(labels)
     if problem is not None:
         return SampleProfile(id=sample.id, excluded=problem)
-    profile = SampleProfile(id=sample.id)
+    views = SampleViews.of(sample.id, sample.boxes, attribution)
+    profile = SampleProfile(id=sample.id, views=views)
     for layer in layers:
         area, gain = ranking_quality(flat_scores(attribution.layer_views[layer]), labels)
         profile.auroc.append(area)
