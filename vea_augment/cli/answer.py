@@ -149,6 +149,7 @@ def endpoint_settings(values: dict[str, Any]) -> Any:
     "Answer only the first N samples of the shards, under every method (a quick look; a "
     "later run without it appends the rest).",
 )
+@common.overwrite_option
 @common.num_actors_option("Answering actors")
 @common.model_loading_options
 @common.ray_options
@@ -158,8 +159,11 @@ def answer_command(**options: Any) -> None:
     Greedy decoding, at most 50 new tokens; one prediction line per sample and method, with
     the prompt, the images sent, timing and (where the sample has evidence boxes) the pixel
     AUROC of its mask. A sample that cannot be answered is recorded as an error with the
-    reason; the run goes on. Exits 1 when a shard failed or every prediction failed (a wrong
-    key, model name or URL). Then run `vea-augment score PREDICTIONS`.
+    reason; the run goes on. A rerun into the same PREDICTIONS resumes it (more --methods
+    may be added); one with another input or backend is refused unless --overwrite, and a
+    second run into it while one runs is refused. Exits 1 when a shard failed or every
+    prediction failed (a wrong key, model name or URL). Then run `vea-augment score
+    PREDICTIONS`.
     """
     from vea_augment.answering.factory import BackendSpec
     from vea_augment.answering.methods import parse_methods
@@ -181,6 +185,7 @@ def answer_command(**options: Any) -> None:
         **common.placement(options),
         retry_errors=options["retry_errors"],
         limit=options["limit"],
+        overwrite=options["overwrite"],
     )
     summary = run_answer_job(job, show_progress=not options["no_progress"])
     common.finish(summary, f"predictions: {job.output}")

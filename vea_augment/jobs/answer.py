@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -32,7 +33,9 @@ from vea_augment.data.sources import ShardTask, plan_shards
 from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import worker_name
-from vea_augment.jobs import PoolJob, actor_loading
+from vea_augment.jobs import PoolJob, absolute_input, actor_loading, output_shaping_loading
+from vea_augment.jobs.file_output import claimed_file
+from vea_augment.options import InputOptions
 from vea_augment.schemas.prediction import Prediction
 from vea_augment.steps.answer import answer_samples
 
@@ -57,6 +60,8 @@ class AnswerJob(PoolJob):
     retry_errors: bool = False
     limit: int | None = None
     """Only the first ``limit`` samples of the shards (every method for each)."""
+    overwrite: bool = False
+    """Remove an existing predictions file (and its manifest) instead of resuming it."""
 
 
 @dataclass
@@ -122,6 +127,7 @@ class AnswerActor:
 
         torch.set_num_threads(max(1, threads))
         self.backend = spec.build()
+        self.max_pixels = spec.max_pixels
         self.methods = methods
         self.name = worker_name()
 
@@ -130,7 +136,12 @@ class AnswerActor:
     ) -> dict[str, Any]:
         samples = read_answer_shard(work.shard, originals_beside(work.shard))
         predictions = answer_samples(
-            samples, self.methods, self.backend, work.skip, progress=progress
+            samples,
+            self.methods,
+            self.backend,
+            work.skip,
+            progress=progress,
+            max_pixels=self.max_pixels,
         )
         return {
             "predictions": [p.model_dump(mode="json") for p in predictions],
@@ -142,8 +153,49 @@ class AnswerActor:
 PREDICTIONS = Units("prediction", lambda _: None, lambda stats: len(stats["predictions"]))
 
 
+def answer_identity(job: AnswerJob) -> dict[str, Any]:
+    """What a predictions file is a function of: the input and the backend answering it.
+
+    Not the methods (every prediction names its own, so answering more methods into one file
+    is a resume), nor where or how fast it runs, nor secrets: of the endpoint's headers only
+    their names (an ``Authorization`` value never reaches the manifest).
+    """
+    backend = job.backend
+    identity: dict[str, Any] = {
+        "command": "answer",
+        "input": absolute_input(job.input, InputOptions()),
+        "backend": {
+            "kind": backend.kind,
+            "model": backend.model,
+            "max_new_tokens": backend.max_new_tokens,
+            "max_pixels": backend.max_pixels,
+        },
+    }
+    if backend.kind == "transformers":
+        identity["backend"]["loading"] = output_shaping_loading(backend.loading)
+    if backend.endpoint is not None:
+        endpoint = backend.endpoint
+        identity["backend"]["endpoint"] = {
+            "url": endpoint.url,
+            "model": endpoint.model,
+            "max_tokens": endpoint.max_tokens,
+            "extra_body": dict(endpoint.extra_body),
+            "header_names": sorted(name.lower() for name, _ in endpoint.headers),
+        }
+    return identity
+
+
 def run_answer_job(job: AnswerJob, show_progress: bool = True) -> AnswerSummary:
-    """Run (or resume) the answer job and append its predictions to ``job.output``."""
+    """Run (or resume) the answer job and append its predictions to ``job.output``.
+
+    The predictions file is locked for the job's life and must carry this job's identity
+    (:func:`answer_identity`, in ``<stem>.manifest.json``) unless ``job.overwrite``.
+    """
+    with claimed_file(Path(job.output), "answer", answer_identity(job), job.overwrite) as output:
+        return _answer(replace(job, output=output), show_progress)
+
+
+def _answer(job: AnswerJob, show_progress: bool) -> AnswerSummary:
     started = time.perf_counter()
     tasks = first_samples(plan_shards(job.input), job.limit)
     resume = prepare_for_resume(job.output, job.backend.model, job.retry_errors)

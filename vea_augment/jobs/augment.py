@@ -35,7 +35,7 @@ from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads, worker_name
 from vea_augment.errors import ConfigError
-from vea_augment.jobs import PoolJob, actor_loading
+from vea_augment.jobs import PoolJob, absolute_input, actor_loading, output_shaping_loading
 from vea_augment.jobs.identity import claim_folder, fingerprint
 from vea_augment.options import InputOptions, ModelOptions
 from vea_augment.schemas.manifest import JobManifest
@@ -168,13 +168,6 @@ def _package_versions() -> dict[str, str]:
     return found
 
 
-def absolute_input(source: str, reading: InputOptions) -> str:
-    """``source`` as an absolute path (braces kept) unless it is a URL or a hub id."""
-    if is_url(source) or reading.input_format == "hf":
-        return source
-    return os.path.abspath(os.path.expanduser(source))
-
-
 def _reading(job: AugmentJob) -> dict[str, Any]:
     reading = job.reading.to_config()
     if reading.get("image_root") and not is_url(reading["image_root"]):
@@ -186,11 +179,7 @@ def augment_identity(job: AugmentJob) -> dict[str, Any]:
     """What the shards are a function of: the input, the model and the options that shape
     each sample. Not where or how fast it runs (actors, GPUs, address, progress, limit,
     batch size, device, device map, offline loading)."""
-    loading = {
-        name: value
-        for name, value in asdict(job.loading).items()
-        if name not in {"device", "device_map", "local_files_only"}
-    }
+    loading = output_shaping_loading(job.loading)
     settings = {**asdict(job.settings), "mask": asdict(job.settings.mask)}
     del settings["batch_size"], settings["mask_sources"]  # neither shapes an output
     return {

@@ -7,28 +7,21 @@ one actor per GPU scores its chunks; the driver combines the per-sample scores.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import ray
 
 from vea_augment import options
-from vea_augment._version import __version__
-from vea_augment.data.job_lock import JobLock
-from vea_augment.data.store import OutputStore
 from vea_augment.data.writer import write_json_atomic
-from vea_augment.distributed.interrupt import interruptible
 from vea_augment.distributed.pool import PoolRequest, Units, distribute
 from vea_augment.distributed.scheduler import ShardOutcome
 from vea_augment.distributed.workers import pin_torch_threads
-from vea_augment.jobs import PoolJob, actor_loading
-from vea_augment.jobs.identity import check_identity, fingerprint, recorded_identity
+from vea_augment.jobs import PoolJob, absolute_input, actor_loading, output_shaping_loading
+from vea_augment.jobs.file_output import claimed_file
 from vea_augment.options import LabelRule, ModelOptions
-from vea_augment.schemas.manifest import JobManifest
 from vea_augment.schemas.profile import ExcludedSample, LayerProfile
 from vea_augment.steps.postprocessing import with_postprocessing
 from vea_augment.steps.profile import (
@@ -126,14 +119,8 @@ class ProfileRun:
 
 def profile_identity(job: ProfileJob) -> dict[str, Any]:
     """What the profile is a function of (not actors, address, progress, batch size, device)."""
-    loading = {
-        name: value
-        for name, value in asdict(job.loading).items()
-        if name not in {"device", "device_map", "local_files_only"}
-    }
-    source = job.input if "://" in job.input else os.path.abspath(job.input)
-    if job.reading.input_format == "hf":
-        source = job.input
+    loading = output_shaping_loading(job.loading)
+    source = absolute_input(job.input, job.reading)
     return {
         "command": "profile",
         "input": source,
@@ -149,11 +136,6 @@ def profile_identity(job: ProfileJob) -> dict[str, Any]:
     }
 
 
-def manifest_path(output: Path) -> Path:
-    """Where a profile's job manifest (its identity) lives: ``profile.manifest.json``."""
-    return output.with_name(f"{output.stem}.manifest.json")
-
-
 def run_profile_job(job: ProfileJob, show_progress: bool = True) -> LayerProfile:
     """Profile ``job.model`` on ``job.input`` and write the profile JSON to ``job.output``."""
     return run_profile(job, show_progress).profile
@@ -166,32 +148,10 @@ def run_profile(job: ProfileJob, show_progress: bool = True) -> ProfileRun:
     existing profile must carry this job's identity (its ``<stem>.manifest.json``) unless
     ``job.overwrite``; else :class:`~vea_augment.errors.ConfigError` naming what changed.
     """
-    output = Path(job.output).expanduser().absolute()
-    folder = OutputStore(output.parent)
-    folder.make_root()
     identity = profile_identity(job)
-    sidecar = manifest_path(output)
-    with JobLock(folder, "profile", name=f"{output.name}.lock"), interruptible():
-        if job.overwrite:
-            output.unlink(missing_ok=True)
-            sidecar.unlink(missing_ok=True)
-        elif sidecar.exists():
-            text = sidecar.read_text(encoding="utf-8")
-            check_identity(str(output), recorded_identity(text), identity)
-        elif output.exists():
-            check_identity(str(output), None, identity)
+    with claimed_file(Path(job.output), "profile", identity, job.overwrite) as output:
         profile, failures = _profile(job, show_progress)
         write_json_atomic(output, profile)
-        manifest = JobManifest(
-            command="profile",
-            tool_version=__version__,
-            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            input=identity["input"],
-            output=str(output),
-            identity=identity,
-            fingerprint=fingerprint(identity),
-        )
-        write_json_atomic(sidecar, manifest)
     return ProfileRun(profile, failures)
 
 
