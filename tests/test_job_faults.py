@@ -27,6 +27,7 @@ from tiny_jobs import tiny_augment_job
 from vea_augment.cli import cli
 from vea_augment.distributed.scheduler import ActorPool, failure_reason, run_shards
 from vea_augment.jobs.augment import run_augment_job
+from vea_augment.testing.processes import augment_actors, kill_hard
 
 REPO = Path(__file__).resolve().parents[1]
 # The Ray workers cannot import this test module: ship its classes by value.
@@ -55,29 +56,6 @@ def augment_command(model_dir: Path, source: str, output: Path, *extra: str) -> 
     ]  # fmt: skip
 
 
-def descendants(root_pid: int) -> dict[int, str]:
-    """pid -> command line of every live process below ``root_pid`` (ours alone)."""
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            names[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found = {}
-    for pid in names:
-        ancestor = parents.get(pid)
-        while ancestor and ancestor != root_pid:
-            ancestor = parents.get(ancestor)
-        if ancestor == root_pid:
-            found[pid] = names[pid]
-    return found
-
-
 def test_an_actor_killed_mid_shard_on_every_attempt_fails_the_shard_with_its_exit_reason(
     local_ray, model_dir, tmp_path
 ):
@@ -91,10 +69,9 @@ def test_an_actor_killed_mid_shard_on_every_attempt_fails_the_shard_with_its_exi
         # local_ray's raylet is our child, so its actors are our descendants.
         while not stop.is_set():
             if any(".tmp-" in path.name for path in output.glob("*")):
-                for pid, line in descendants(os.getpid()).items():
-                    if line.startswith("ray::AugmentActor") and pid not in killed:
-                        os.kill(pid, signal.SIGKILL)
-                        killed.add(pid)
+                for actor in augment_actors(os.getpid()):
+                    if actor.pid not in killed and kill_hard(actor):
+                        killed.add(actor.pid)
             time.sleep(0.01)
 
     killer = threading.Thread(target=kill_each_actor_mid_shard)

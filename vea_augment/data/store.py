@@ -42,11 +42,15 @@ def _to_text(payload: BaseModel | dict[str, Any]) -> bytes:
 def _atomic_local_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f"{path.name}{TEMP_MARK}{uuid.uuid4().hex}")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # a full disk or an interrupt leaves nothing behind
+        raise
 
 
 def is_url(location: str | os.PathLike[str]) -> bool:
