@@ -76,17 +76,15 @@ def test_a_file_without_a_manifest_is_refused_and_overwrite_removes_it(tmp_path)
 
 def test_a_second_answer_into_a_file_being_answered_is_refused_naming_the_holder(tmp_path):
     job = endpoint_job(tmp_path)
-    with JobLock(OutputStore(tmp_path), "answer", name="predictions.jsonl.lock"):
-        with pytest.raises(ConfigError) as refused:
-            run_answer_job(job, show_progress=False)
+    lock = JobLock(OutputStore(tmp_path), "answer", name="predictions.jsonl.lock")
+    with lock, pytest.raises(ConfigError) as refused:
+        run_answer_job(job, show_progress=False)
     assert f"(pid {os.getpid()} on {socket.gethostname()}" in str(refused.value)
     assert not (tmp_path / "predictions.jsonl.lock").exists()
 
 
 def test_the_identity_keeps_header_names_and_never_their_values(tmp_path):
-    job = endpoint_job(
-        tmp_path, headers=(("Authorization", "Bearer s3cret"), ("X-Team", "vision"))
-    )
+    job = endpoint_job(tmp_path, headers=(("Authorization", "Bearer s3cret"), ("X-Team", "vision")))
     identity = answer_identity(job)
     assert identity["backend"]["endpoint"]["header_names"] == ["authorization", "x-team"]
     text = json.dumps(identity)
