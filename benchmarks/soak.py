@@ -142,12 +142,9 @@ def plot(result: SoakResult, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     times = [s.seconds / 60 for s in result.timeline]
-    done = [s.samples_done for s in result.timeline]
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    steps = zip(done, done[1:], times, times[1:], strict=False)
-    rates = [0.0] + [(b - a) / max(tb - ta, 1e-9) / 60 for a, b, ta, tb in steps]
-    top.plot(times, rates, lw=0.8, label="samples/s (per look)")
-    top.set_ylabel("samples / s")
+    top.plot(times, rolling_rates(result.timeline, RATE_WINDOW_S), lw=1.0)
+    top.set_ylabel(f"samples / s (last {RATE_WINDOW_S:.0f} s)")
     for kill in result.kills:
         top.axvline(kill / 60, color="red", lw=0.6, alpha=0.6)
         bottom.axvline(kill / 60, color="red", lw=0.6, alpha=0.6)
@@ -162,6 +159,34 @@ def plot(result: SoakResult, path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+RATE_WINDOW_S = 60.0
+"""Throughput is shown over this window: shards commit whole, so a look-to-look rate jumps."""
+
+
+def rolling_rates(timeline: list[Sample], window: float) -> list[float]:
+    """Samples committed per second over the ``window`` seconds before each look."""
+    rates = []
+    for look in timeline:
+        start = next(s for s in timeline if s.seconds >= look.seconds - window)
+        span = look.seconds - start.seconds
+        rates.append((look.samples_done - start.samples_done) / span if span > 0 else 0.0)
+    return rates
+
+
+def windows(timeline: list[Sample], width: float) -> list[tuple[float, float, float]]:
+    """(start, end, samples/s) for consecutive ``width``-second windows of the run."""
+    rows, start = [], timeline[0]
+    for look in timeline:
+        if look.seconds - start.seconds >= width or look is timeline[-1]:
+            span = look.seconds - start.seconds
+            if span > 0:
+                rows.append(
+                    (start.seconds, look.seconds, (look.samples_done - start.samples_done) / span)
+                )
+            start = look
+    return rows
+
+
 def quarter_medians(values: list[float]) -> tuple[float, float]:
     """Median of the first and of the last quarter (memory is flat when they agree)."""
     quarter = max(1, len(values) // 4)
@@ -173,7 +198,7 @@ def quarter_medians(values: list[float]) -> tuple[float, float]:
     return median(values[:quarter]), median(values[-quarter:])
 
 
-def markdown(result: SoakResult) -> str:
+def markdown(result: SoakResult, note: str = "") -> str:
     driver = [s.driver_mib for s in result.timeline]
     actors = [max(s.actor_mib) for s in result.timeline if s.actor_mib]
     d0, d1 = quarter_medians(driver)
@@ -185,7 +210,8 @@ def markdown(result: SoakResult) -> str:
         "",
         f"{result.samples} demo samples ({result.samples_per_shard} per shard) through the "
         f"bundled model on local Ray, {result.actors} actors of 1 CPU each on the shared 2-core "
-        f"machine, one busy actor SIGKILLed every {result.kill_every_s:.0f} s. CPU only.",
+        f"machine, one busy actor SIGKILLed every {result.kill_every_s:.0f} s. CPU only."
+        + (f" {note}" if note else ""),
         "",
         "| measure | value |",
         "|---|---|",
@@ -198,12 +224,29 @@ def markdown(result: SoakResult) -> str:
         f"| driver RSS, first → last quarter (median) | {d0:.0f} → {d1:.0f} MiB |",
         f"| largest actor RSS, first → last quarter (median) | {a0:.0f} → {a1:.0f} MiB |",
         "",
+        "Throughput by two-minute window (the kills fall inside them; each window includes the "
+        "replaced actor's model loading):",
+        "",
+        "| minutes | samples/s | driver MiB | largest actor MiB |",
+        "|---|---|---|---|",
+        *[
+            f"| {a / 60:.0f}–{b / 60:.0f} | {rate:.1f} | {at(result, b).driver_mib:.0f} | "
+            f"{max(at(result, b).actor_mib, default=0):.0f} |"
+            for a, b, rate in windows(result.timeline, 120.0)
+        ],
+        "",
         "![soak](benchmarks/results/soak.png)",
         "",
         "Throughput per look and memory over time are in `benchmarks/results/soak.json`.",
         SECTION_END,
     ]
     return "\n".join(lines)
+
+
+def at(result: SoakResult, seconds: float) -> Sample:
+    """The last look at or before ``seconds`` (with actors alive, for the memory columns)."""
+    looks = [s for s in result.timeline if s.seconds <= seconds and s.actor_mib]
+    return looks[-1] if looks else result.timeline[0]
 
 
 def replace_section(path: Path, section: str) -> None:
@@ -229,7 +272,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/vea-soak"))
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
+    parser.add_argument("--note", default="", help="a sentence on the run's conditions")
+    parser.add_argument("--from-json", type=Path, help="only re-render a soak.json's results")
     args = parser.parse_args(argv)
+    if args.from_json:
+        return publish(load_result(args.from_json), args)
 
     args.work.mkdir(parents=True, exist_ok=True)
     corpus = args.work / "corpus"
@@ -260,8 +307,20 @@ def main(argv: list[str] | None = None) -> int:
     result.duplicated = result.written - result.unique
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "soak.json").write_text(json.dumps(asdict(result), indent=1))
+    return publish(result, args)
+
+
+def load_result(path: Path) -> SoakResult:
+    data = json.loads(path.read_text())
+    data["timeline"] = [Sample(**look) for look in data["timeline"]]
+    return SoakResult(**data)
+
+
+def publish(result: SoakResult, args: argparse.Namespace) -> int:
+    """Plot, print and (unless ``--no-write``) put the section into BENCHMARKS.md."""
+    args.results.mkdir(parents=True, exist_ok=True)
     plot(result, args.results / "soak.png")
-    section = markdown(result)
+    section = markdown(result, args.note)
     print(section)
     if not args.no_write:
         replace_section(Path("BENCHMARKS.md"), section)
