@@ -13,22 +13,23 @@ from vea_augment.errors import ConfigError, InvalidScoresError
 from vea_augment.method import check_finite_scores, denoise_grid, replaced_cells
 
 
+def neighbour_values(grid: np.ndarray, r: int, c: int) -> list[float]:
+    """The in-grid 8-neighbours of token (r, c)."""
+    rows, cols = grid.shape
+    return [
+        grid[rr, cc]
+        for rr in range(max(r - 1, 0), min(r + 2, rows))
+        for cc in range(max(c - 1, 0), min(c + 2, cols))
+        if (rr, cc) != (r, c)
+    ]
+
+
 def naive_denoise(grid: np.ndarray, lam: float) -> np.ndarray:
     """Eq. 2 written as the paper states it, one token at a time, from the original grid."""
-    rows, cols = grid.shape
     out = grid.astype(np.float64).copy()
-    if rows < 3 or cols < 3:
-        return out
-    for r in range(rows):
-        for c in range(cols):
-            neighbours = [
-                grid[rr, cc]
-                for rr in range(max(r - 1, 0), min(r + 2, rows))
-                for cc in range(max(c - 1, 0), min(c + 2, cols))
-                if (rr, cc) != (r, c)
-            ]
-            if grid[r, c] > lam * max(neighbours):
-                out[r, c] = sum(neighbours) / len(neighbours)
+    for r, c in zip(*np.nonzero(naive_spikes(grid, lam)), strict=True):
+        neighbours = neighbour_values(grid, r, c)
+        out[r, c] = sum(neighbours) / len(neighbours)
     return out
 
 
@@ -222,11 +223,5 @@ def naive_spikes(grid: np.ndarray, lam: float) -> np.ndarray:
         return spikes
     for r in range(rows):
         for c in range(cols):
-            neighbours = [
-                grid[rr, cc]
-                for rr in range(max(r - 1, 0), min(r + 2, rows))
-                for cc in range(max(c - 1, 0), min(c + 2, cols))
-                if (rr, cc) != (r, c)
-            ]
-            spikes[r, c] = grid[r, c] > lam * max(neighbours)
+            spikes[r, c] = grid[r, c] > lam * max(neighbour_values(grid, r, c))
     return spikes
