@@ -141,3 +141,24 @@ def test_a_malformed_brace_pattern_is_a_config_error_naming_it(
     with pytest.raises(ConfigError) as raised:
         plan_input(pattern, InputOptions())
     assert str(raised.value).startswith(f"input pattern {pattern!r} {reason}")
+
+
+def test_a_data_file_may_not_move_the_image_root_outside_its_input(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    (corpus / "images").mkdir(parents=True)
+    noise_image(8, 8, 0).save(corpus / "images" / "a.png")
+    jsonl = corpus / "records.jsonl"
+    jsonl.write_text(json.dumps({"id": "a", "question": "Q?", "answers": ["x"], "image": "a.png"}))
+    where = "manifest '/out/_manifest.json'"
+    inside = InputOptions(image_root=str(corpus / "images"))
+    (task,) = plan_input(str(jsonl), inside, trusted=False, named_by=where)
+    assert [s.error for s in read_shard(task)] == [None]
+    with pytest.raises(ConfigError) as refused:
+        plan_input(str(jsonl), InputOptions(image_root="/"), trusted=False, named_by=where)
+    assert str(refused.value) == (
+        f"{where} names image root '/' outside its input's folder {str(corpus)!r}: a data "
+        "file may not choose where images are read from"
+    )
+    # the user's own command line may point the root anywhere
+    (task,) = plan_input(str(jsonl), InputOptions(image_root=str(corpus / "images")))
+    assert plan_input(str(jsonl), InputOptions(image_root="/"))[0].image_root == "/"

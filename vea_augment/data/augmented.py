@@ -11,7 +11,6 @@ method that needs it records that reason instead of failing the shard.
 from __future__ import annotations
 
 import io
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from PIL import Image
 
 from vea_augment.data.images import EncodedImage
 from vea_augment.data.readers import RawSample, read_shard
+from vea_augment.data.safe_json import load_json
 from vea_augment.data.sources import ShardTask, plan_input
 from vea_augment.data.writer import MANIFEST_NAME
 from vea_augment.errors import VEAError
@@ -81,7 +81,7 @@ class OriginalImages:
     def _input_tasks(self) -> list[ShardTask]:
         if self._tasks is None and self._problem is None:
             try:
-                manifest = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+                manifest = load_json(self.manifest_path.read_bytes())
                 config = manifest.get("config", {})
                 source = manifest["input"]
                 if not isinstance(source, str):

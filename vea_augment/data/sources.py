@@ -313,6 +313,21 @@ def plan_shards(
     return plan_input(source, options)
 
 
+def _check_untrusted_image_root(source: str, image_root: str | None, named_by: str | None) -> None:
+    """A data file may not widen where record images are read from: an image root it names
+    must lie inside the folder of the input it names (where the root is by default)."""
+    if image_root is None or "://" in image_root or "://" in source:
+        return
+    base = Path(source.split("{")[0]).expanduser().resolve()
+    folder = base if base.is_dir() else base.parent
+    root = Path(image_root).expanduser().resolve()
+    if root != folder and folder not in root.parents:
+        raise ConfigError(
+            f"{named_by or 'a data file'} names image root {image_root!r} outside its input's "
+            f"folder {str(folder)!r}: a data file may not choose where images are read from"
+        )
+
+
 def plan_input(
     source: str, options: InputOptions, *, trusted: bool = True, named_by: str | None = None
 ) -> list[ShardTask]:
@@ -327,6 +342,8 @@ def plan_input(
     nothing readable, is not what ``options.input_format`` says, or holds no sample.
     """
     check_source(source, trusted=trusted, named_by=named_by)
+    if not trusted:
+        _check_untrusted_image_root(source, options.image_root, named_by)
     if options.samples_per_shard < 1:
         raise ConfigError(f"--samples-per-shard must be >= 1, got {options.samples_per_shard}")
     input_format = options.input_format
