@@ -105,6 +105,8 @@ def _exact_match(report):
 
 #: What a sidecar measured or timed about its mask, not how the mask was asked for.
 OUTCOMES = {"mask_quality", "strongest_token_replaced", "timing"}
+#: Samples per condition of the reduced demo: the contact sheet shows four clean ones.
+N = 8
 FOUR_ROWS = ["base", "VEA (paper settings)", "VEA (profile settings)", "oracle"]
 
 
@@ -112,11 +114,11 @@ FOUR_ROWS = ["base", "VEA (paper settings)", "VEA (profile settings)", "oracle"]
 def test_a_reduced_demo_runs_end_to_end(tmp_path):
     output = tmp_path / "demo"
     result = CliRunner().invoke(
-        cli, ["demo", "--output", str(output), "--samples", "8", "--no-progress"]
+        cli, ["demo", "--output", str(output), "--samples", str(N), "--no-progress"]
     )
     assert result.exit_code == 0, result.output
     profile = LayerProfile.model_validate_json((output / "profile.json").read_text())
-    assert profile.sample_count == 8 and profile.excluded == []
+    assert profile.sample_count == N and profile.excluded == []
     for folder in ("augmented-paper", "augmented-profile"):
         shards = sorted(p.name for p in (output / folder).glob("shard-*.tar"))
         assert shards == ["shard-00000.tar"]
@@ -124,7 +126,7 @@ def test_a_reduced_demo_runs_end_to_end(tmp_path):
     # The profile's shards differ from the paper's exactly in what the profile chose.
     paper = _sidecars(output / "augmented-paper" / "shard-00000.tar")
     chosen = _sidecars(output / "augmented-profile" / "shard-00000.tar")
-    assert sorted(paper) == sorted(chosen) and len(paper) == 16
+    assert sorted(paper) == sorted(chosen) and len(paper) == 2 * N
     paper_values = {"sigma": 0.5, "lam": 10.0, "denoise": True, "boundary": "reflect"}
     choice = profile.postprocessing.chosen.model_dump() if profile.postprocessing else paper_values
     changed = {knob for knob, value in paper_values.items() if choice[knob] != value}
@@ -137,9 +139,9 @@ def test_a_reduced_demo_runs_end_to_end(tmp_path):
         assert {f for f in fields if mine.get(f) != theirs.get(f)} == changed
 
     lines = (output / "predictions.jsonl").read_text().splitlines()
-    assert len(lines) == 2 * 8 * 3  # two conditions x eight samples x base, vea and oracle
+    assert len(lines) == 2 * N * 3  # two conditions x N samples x base, vea and oracle
     lines = (output / "predictions-profile.jsonl").read_text().splitlines()
-    assert len(lines) == 2 * 8  # the profile's shards are answered with vea only
+    assert len(lines) == 2 * N  # the profile's shards are answered with vea only
     datasets = ("synthetic-clean", "synthetic-noise")
     report = ScoreReport.model_validate_json((output / "report.json").read_text())
     rows = {(row.dataset, row.method) for row in report.rows}
@@ -157,7 +159,7 @@ def test_a_reduced_demo_runs_end_to_end(tmp_path):
     assert table["metric"] == "paper.exact_match"
     by_name = {row["name"]: row for row in table["rows"]}
     for row in table["rows"]:
-        assert row["n"] == {"clean": 8, "degraded": 8}
+        assert row["n"] == {"clean": N, "degraded": N}
         assert all(0.0 <= row["exact_match"][c] <= 1.0 for c in ("clean", "degraded"))
     paper_em, profile_em = _exact_match(report), _exact_match(profile_report)
     for name, method, scores in (("base", "base", paper_em), ("oracle", "oracle", paper_em),
@@ -173,8 +175,8 @@ def test_a_reduced_demo_runs_end_to_end(tmp_path):
                          ("VEA (profile settings)", "augmented-profile")):  # fmt: skip
         records = _records(output / folder / "shard-00000.tar")
         clean = [r["vea"]["mask_quality"]["auroc"] for r in records if r["dataset"] == datasets[0]]
-        assert len(clean) == 8
-        assert by_name[name]["mask_auroc"]["clean"] == pytest.approx(sum(clean) / 8, abs=1e-12)
+        assert len(clean) == N
+        assert by_name[name]["mask_auroc"]["clean"] == pytest.approx(sum(clean) / N, abs=1e-12)
         assert 0.0 <= by_name[name]["mask_auroc"]["degraded"] <= 1.0
     markdown = (output / "demo_results.md").read_text()
     for name in FOUR_ROWS:
@@ -186,7 +188,7 @@ def test_a_reduced_demo_runs_end_to_end(tmp_path):
         assert sheet.size == comparison_size(4, 3) == (1040, 1120)
 
     analysis = json.loads((output / "analysis" / "analysis.json").read_text())
-    assert analysis["n_samples"] == 16 and analysis["chosen_layers"] == profile.chosen_layers
+    assert analysis["n_samples"] == 2 * N and analysis["chosen_layers"] == profile.chosen_layers
     assert len(analysis["layers"]) == profile.num_layers
     shown = ["corpus", "augmented-paper", "augmented-profile", "predictions.jsonl"]
     shown += ["predictions-profile.jsonl", "report.md", "report.png", "report-profile.md"]
