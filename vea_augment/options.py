@@ -186,6 +186,9 @@ DEMO_SAMPLES = 48
 """Synthetic samples per condition: a few minutes on two CPU cores."""
 DEMO_DEGRADATION = "noise"
 """The degraded condition of the paper's robustness experiment the demo shows."""
+# Demo results (issue 17 item 6): the demo table and its contact sheet
+DEMO_SHEET_SAMPLES = 4
+"""Clean samples the demo's contact sheet shows (token map beside both final masks)."""
 
 # Export (augmented shards -> fine-tuning layouts)
 ExportFormat = Literal["llava", "sharegpt", "sharegpt-messages", "parquet"]
@@ -329,6 +332,7 @@ __all__ = [
     "DEMO_DEGRADATION",
     "DEMO_OUTPUT",
     "DEMO_SAMPLES",
+    "DEMO_SHEET_SAMPLES",
     "DEVICE_MEMORY_FRACTION",
     "DTYPE",
     "ENDPOINT_ATTEMPTS",

@@ -12,7 +12,8 @@ from vea_augment.cli import common
 
 @click.command("demo")
 @common.output_option(
-    "Folder for the corpus, profile, shards, predictions, report and attention figures.",
+    "Folder for the corpus, profile, both shard sets, predictions, reports, the demo table, "
+    "its contact sheet and the attention figures.",
     folder=True,
     default=defaults.DEMO_OUTPUT,
 )
@@ -33,11 +34,23 @@ def demo_command(output: Path, samples: int, degradation: str, no_progress: bool
     """Run the whole flow offline on the bundled tiny model and a synthetic corpus.
 
     Generates a corpus (clean, and the same scenes degraded), profiles the bundled model's
-    layers, augments the corpus on a local Ray cluster, answers with base and vea prompts,
-    scores, draws attention by layer (split by whether base answered right), and prints
-    where everything is.
+    layers and post-processing, augments the corpus twice on a local Ray cluster (the
+    paper's sigma/lambda/boundary into augmented-paper, the profile's choice into
+    augmented-profile, as `augment --profile` would), answers base, vea and oracle on the
+    first and vea on the second, scores both, writes demo_results.md/.json (EM and mask
+    AUROC, clean and degraded, for base, VEA paper, VEA profile, oracle) and
+    demo_contact_sheet.png (token map beside both masks), draws attention by layer (split
+    by whether base answered right), and prints where everything is.
     """
+    from vea_augment.cli.mask_preset import resolve_mask
     from vea_augment.demo.run import DemoSettings, run_demo
+    from vea_augment.options import MaskConfig
+
+    def augment_rule(
+        preset: defaults.MaskPreset | None, profile: str | None
+    ) -> tuple[MaskConfig, dict[str, str]]:
+        # augment's own rule with no explicit mask option: the demo agrees with the CLI.
+        return resolve_mask(MaskConfig(), set(), preset, profile)
 
     settings = DemoSettings(
         output=output,
@@ -46,15 +59,23 @@ def demo_command(output: Path, samples: int, degradation: str, no_progress: bool
         degradation=degradation,
         show_progress=not no_progress,
     )
-    result = run_demo(settings)
+    result = run_demo(settings, augment_rule)
     click.echo(result.report_text)
+    click.echo(result.results_text)
     click.echo("Where everything is:")
-    click.echo(f"  corpus (input shards)     {result.corpus}")
-    profile_label = f"profile (layers {','.join(map(str, result.chosen_layers))})"
-    click.echo(f"  {profile_label:<25} {result.profile}")
-    click.echo(f"  highlighted shards, masks {result.shards}")
-    click.echo(f"  predictions               {result.predictions}")
-    for path in result.report:
-        click.echo(f"  report                    {path}")
-    for path in result.figures:
-        click.echo(f"  attention by layer        {path}")
+    rows = [
+        ("corpus (input shards)", result.corpus),
+        (f"profile (layers {','.join(map(str, result.chosen_layers))})", result.profile),
+        (f"shards, paper ({result.masks['paper']})", result.shards),
+        (f"shards, profile ({result.masks['profile']})", result.profile_shards),
+        ("predictions, paper shards", result.predictions),
+        ("predictions, profile shards", result.profile_predictions),
+        *(("report, paper shards", path) for path in result.report),
+        *(("report, profile shards", path) for path in result.profile_report),
+        *(("demo table", path) for path in result.results),
+        ("contact sheet", result.contact_sheet),
+        *(("attention by layer", path) for path in result.figures),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, path in rows:
+        click.echo(f"  {label:<{width}}  {path}")

@@ -1,9 +1,11 @@
 """``vea-augment demo``: the whole flow on the bundled model and a fresh synthetic corpus.
 
 Generate a clean corpus and the same scenes degraded, profile the bundled model, augment the
-corpus on a local Ray cluster with the profiled layers, answer with the base and VEA methods,
-score, and draw the diagnostics (attention by layer, split by whether base answered right).
-Everything runs offline from the installed package.
+corpus twice on a local Ray cluster with the profiled layers (the paper's post-processing,
+and the one the profile chose), answer with base, vea and oracle on the first and vea on the
+second, score both, write the demo table (``demo/report.py``) and its contact sheet, and
+draw the diagnostics (attention by layer, split by whether base answered right). Everything
+runs offline from the installed package.
 """
 
 from __future__ import annotations
@@ -11,17 +13,34 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vea_augment.demo.corpus import Degradation, generate_samples, write_webdataset
+from vea_augment.demo.report import AugmentedRun, result_rows, write_contact_sheet, write_results
 from vea_augment.demo.training.recipe import BUNDLED_MODEL_DIR, bundled_recipe
 from vea_augment.errors import ConfigError
-from vea_augment.options import DEMO_DEGRADATION, DEMO_SAMPLES, ModelOptions
+from vea_augment.options import (
+    DEMO_DEGRADATION,
+    DEMO_SAMPLES,
+    DEMO_SHEET_SAMPLES,
+    MaskConfig,
+    MaskPreset,
+    ModelOptions,
+)
 from vea_augment.steps.augment import AugmentSettings
 
 DEMO_SEED = 20251020
-DEMO_METHODS = "base,vea"
+DEMO_METHODS = "base,vea,oracle"
+"""Answered on the paper-settings shards (the oracle builds its image from the kept original)."""
+PROFILE_METHODS = "vea"
+"""Answered on the profile-settings shards."""
 FLOAT32 = ModelOptions(dtype="float32")
 """The bundled model is tiny: float32 everywhere, on whatever device is there."""
+
+MaskResolver = Callable[[MaskPreset | None, str | None], tuple[MaskConfig, dict[str, str]]]
+"""``(preset, profile path) -> (mask, where each knob came from)``: augment's own rule
+(``cli/mask_preset.resolve_mask`` with no explicit option). ``cli/demo.py`` hands it in, so
+the demo and ``augment --profile`` agree; ``demo/`` sits below ``cli/`` and cannot import it."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +52,7 @@ class DemoSettings:
     profile_samples: int = 32
     degradation: Degradation = DEMO_DEGRADATION
     samples_per_shard: int = 24
+    sheet_samples: int = DEMO_SHEET_SAMPLES
     model: Path = BUNDLED_MODEL_DIR
     show_progress: bool = True
 
@@ -44,11 +64,22 @@ class DemoResult:
     corpus: Path
     profile: Path
     shards: Path
+    """The shards highlighted with the paper's post-processing (``augmented-paper``)."""
+    profile_shards: Path
+    """The shards highlighted with the profile's choice (``augmented-profile``)."""
     predictions: Path
+    profile_predictions: Path
     report: list[Path]
+    profile_report: list[Path]
+    results: list[Path] = field(default_factory=list)
+    """``demo_results.md`` and ``.json``: the four-row table."""
+    contact_sheet: Path | None = None
     figures: list[Path] = field(default_factory=list)
     chosen_layers: list[int] = field(default_factory=list)
+    masks: dict[str, str] = field(default_factory=dict)
+    """Label (paper, profile) -> the post-processing values, described."""
     report_text: str = ""
+    results_text: str = ""
 
 
 def _say(step: str, show: bool) -> None:
@@ -56,12 +87,38 @@ def _say(step: str, show: bool) -> None:
         print(f"==> {step}", flush=True)
 
 
-def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) -> DemoResult:
-    """Run every step in order and return where the outputs are."""
+def _corpus(settings: DemoSettings, say: Callable[[str, bool], None]) -> Path:
+    """Write the clean scenes and the same scenes degraded as one WebDataset corpus."""
+    say(f"corpus: {settings.samples} clean samples and the same scenes with "
+        f"{settings.degradation}", settings.show_progress)  # fmt: skip
+    kinds = tuple(bundled_recipe(settings.model).get("kinds", ("shapes",)))
+    clean = generate_samples(settings.samples, DEMO_SEED, kinds=kinds, dataset="synthetic-clean")
+    degraded = generate_samples(
+        settings.samples,
+        DEMO_SEED,
+        kinds=kinds,
+        degradation=settings.degradation,
+        dataset=f"synthetic-{settings.degradation}",
+    )
+    corpus = settings.output / "corpus"
+    write_webdataset(clean + degraded, corpus, settings.samples_per_shard)
+    return corpus
+
+
+def run_demo(
+    settings: DemoSettings,
+    resolve_mask: MaskResolver,
+    say: Callable[[str, bool], None] = _say,
+) -> DemoResult:
+    """Run every step in order and return where the outputs are.
+
+    Raises :class:`ConfigError` when the bundled model is missing; a step that fails raises
+    its own :class:`VEAError` (the CLI prints it as the demo's error)."""
     import ray
 
     from vea_augment.answering.factory import BackendSpec
     from vea_augment.answering.methods import parse_methods
+    from vea_augment.demo.report import describe_mask
     from vea_augment.distributed.cluster import connect
     from vea_augment.jobs.analyze import analyze_source
     from vea_augment.jobs.answer import AnswerJob, run_answer_job
@@ -76,25 +133,21 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
         )
     output, show = settings.output, settings.show_progress
     output.mkdir(parents=True, exist_ok=True)
-    say(f"corpus: {settings.samples} clean samples and the same scenes with "
-        f"{settings.degradation}", show)  # fmt: skip
-    kinds = tuple(bundled_recipe(settings.model).get("kinds", ("shapes",)))
-    clean = generate_samples(settings.samples, DEMO_SEED, kinds=kinds, dataset="synthetic-clean")
-    degraded = generate_samples(
-        settings.samples,
-        DEMO_SEED,
-        kinds=kinds,
-        degradation=settings.degradation,
-        dataset=f"synthetic-{settings.degradation}",
-    )
-    corpus = output / "corpus"
-    write_webdataset(clean + degraded, corpus, settings.samples_per_shard)
+    corpus = _corpus(settings, say)
     source = str(corpus)
     model = str(settings.model)
+    profile_path = output / "profile.json"
+    # The two post-processings: the paper's (MaskConfig's defaults), and what augment's own
+    # rule takes from this profile (its choice; the paper's when it holds none).
+    masks = {"paper": resolve_mask("paper", None)}
+    summaries: dict[str, Any] = {}
+    folders = {label: output / f"augmented-{label}" for label in ("paper", "profile")}
+    predictions = {label: output / f"predictions-{label}.jsonl" for label in folders}
+    predictions["paper"] = output / "predictions.jsonl"
+    answered = {"paper": DEMO_METHODS, "profile": PROFILE_METHODS}
     started_ray = connect(None)
     try:
         say("profile: every decoder layer against the generated boxes", show)
-        profile_path = output / "profile.json"
         profile = run_profile_job(
             ProfileJob(
                 model=model,
@@ -107,35 +160,60 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
             show_progress=show,
         )
         layers = tuple(profile.chosen_layers)
-        say(f"augment: highlight with layers {','.join(map(str, layers))}", show)
-        shards = output / "augmented"
-        run_augment_job(
-            AugmentJob(
-                input=source,
-                output=shards,
-                model=model,
-                layers=layers,
-                loading=FLOAT32,
-                settings=AugmentSettings(batch_size=8, keep_original=True),
-            ),
-            show_progress=show,
-        )
-        say(f"answer: {DEMO_METHODS} with the bundled model", show)
-        predictions = output / "predictions.jsonl"
-        run_answer_job(
-            AnswerJob(
-                input=str(shards),
-                output=predictions,
-                backend=BackendSpec("transformers", model, FLOAT32, batch_size=16),
-                methods=tuple(parse_methods(DEMO_METHODS)),
-            ),
-            show_progress=show,
-        )
+        masks["profile"] = resolve_mask(None, str(profile_path))
+        for label, folder in folders.items():
+            mask, sources = masks[label]
+            say(f"augment ({label} settings: {describe_mask(mask)}): highlight with layers "
+                f"{','.join(map(str, layers))}", show)  # fmt: skip
+            summaries[label] = run_augment_job(
+                AugmentJob(
+                    input=source,
+                    output=folder,
+                    model=model,
+                    layers=layers,
+                    loading=FLOAT32,
+                    settings=AugmentSettings(
+                        mask=mask, mask_sources=sources, batch_size=8, keep_original=True
+                    ),
+                ),
+                show_progress=show,
+            )
+        for label, folder in folders.items():
+            say(f"answer: {answered[label]} on {folder.name} with the bundled model", show)
+            run_answer_job(
+                AnswerJob(
+                    input=str(folder),
+                    output=predictions[label],
+                    backend=BackendSpec("transformers", model, FLOAT32, batch_size=16),
+                    methods=tuple(parse_methods(answered[label])),
+                ),
+                show_progress=show,
+            )
     finally:
         if started_ray:
             ray.shutdown()
     say("score", show)
-    _, report = write_score_report(predictions, output / "report")
+    paper_scores, report = write_score_report(predictions["paper"], output / "report")
+    profile_scores, profile_report = write_score_report(
+        predictions["profile"], output / "report-profile"
+    )
+    say("demo table and contact sheet", show)
+    runs = {
+        label: AugmentedRun(label, folders[label], *masks[label], scores)
+        for label, scores in (("paper", paper_scores), ("profile", profile_scores))
+    }
+    rows = result_rows(runs["paper"], runs["profile"])
+    job_auroc = {
+        label: (summary.mask_quality.mean_auroc if summary.mask_quality else None)
+        for label, summary in summaries.items()
+    }
+    markdown, data, results_text = write_results(
+        output,
+        rows,
+        settings.degradation,
+        {"chosen_layers": list(layers), "mask_auroc_all_scenes_from_augment_summary": job_auroc},
+    )
+    sheet = write_contact_sheet(output, runs["paper"], runs["profile"], settings.sheet_samples)
     say("analyze: attention by layer, split by whether base answered right", show)
     _, figures = analyze_source(
         source,
@@ -150,10 +228,17 @@ def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) ->
     return DemoResult(
         corpus=corpus,
         profile=profile_path,
-        shards=shards,
-        predictions=predictions,
+        shards=folders["paper"],
+        profile_shards=folders["profile"],
+        predictions=predictions["paper"],
+        profile_predictions=predictions["profile"],
         report=report,
+        profile_report=profile_report,
+        results=[markdown, data],
+        contact_sheet=sheet,
         figures=figures,
         chosen_layers=list(layers),
+        masks={label: describe_mask(mask) for label, (mask, _) in masks.items()},
         report_text=report[1].read_text(encoding="utf-8"),
+        results_text=results_text,
     )

@@ -114,3 +114,69 @@ def plot_contact_sheet(path: Path, items: Sequence[SheetItem], columns: int = 4)
     figure.savefig(path)
     plt.close(figure)
     return path
+
+
+#: The mask comparison's panel size and resolution: a sheet of R samples and C panels is
+#: exactly (C * width * dpi) x (R * height * dpi) pixels (saved without a tight bounding box).
+PANEL_INCHES = (2.6, 2.8)
+PANEL_DPI = 100
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One sample of the mask comparison: the image, its boxes, and maps shown beside it.
+
+    Each panel is ``(title, map)``: any 2-D array, stretched over the image's extent (a token
+    grid is shown cell by cell, a mask pixel by pixel), each on its own colour scale."""
+
+    image: np.ndarray
+    boxes: Sequence[Sequence[float]]
+    title: str
+    panels: Sequence[tuple[str, np.ndarray]]
+
+
+def comparison_size(rows: int, panels: int) -> tuple[int, int]:
+    """The ``(width, height)`` in pixels of a mask comparison of ``rows`` samples, each the
+    image and ``panels`` maps."""
+    width, height = PANEL_INCHES
+    return round((panels + 1) * width * PANEL_DPI), round(max(1, rows) * height * PANEL_DPI)
+
+
+def plot_mask_comparison(path: Path, rows: Sequence[ComparisonRow], title: str) -> Path:
+    """One line per sample: the image with its ground-truth boxes (green), then each panel
+    over the image's extent with the same boxes drawn, side by side. The file's pixel size
+    is :func:`comparison_size` (rows, panels of the widest row)."""
+    plt = _pyplot()
+    from matplotlib.patches import Rectangle
+
+    columns = 1 + max((len(row.panels) for row in rows), default=0)
+    width, height = comparison_size(len(rows), columns - 1)
+    figure, grid = plt.subplots(
+        max(1, len(rows)),
+        columns,
+        figsize=(width / PANEL_DPI, height / PANEL_DPI),
+        dpi=PANEL_DPI,
+        squeeze=False,
+    )
+    for axes in grid.ravel():
+        axes.axis("off")
+    for line, row in zip(grid, rows, strict=False):
+        image_height, image_width = row.image.shape[:2]
+        extent = (0, image_width, image_height, 0)
+        line[0].imshow(row.image, extent=extent)
+        line[0].set_title(row.title, fontsize=7)
+        for axes, (label, values) in zip(line[1:], row.panels, strict=False):
+            values = np.asarray(values, dtype=np.float64)
+            axes.imshow(values, cmap="magma", interpolation="nearest", extent=extent)
+            axes.set_title(label, fontsize=7)
+        for axes in line[: 1 + len(row.panels)]:
+            axes.set_xlim(0, image_width)
+            axes.set_ylim(image_height, 0)
+            for x0, y0, x1, y1 in row.boxes:
+                axes.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.2, ec="lime"))
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
