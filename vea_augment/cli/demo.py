@@ -42,15 +42,7 @@ def demo_command(output: Path, samples: int, degradation: str, no_progress: bool
     demo_contact_sheet.png (token map beside both masks), draws attention by layer (split
     by whether base answered right), and prints where everything is.
     """
-    from vea_augment.cli.mask_preset import resolve_mask
     from vea_augment.demo.run import DemoSettings, run_demo
-    from vea_augment.options import MaskConfig
-
-    def augment_rule(
-        preset: defaults.MaskPreset | None, profile: str | None
-    ) -> tuple[MaskConfig, dict[str, str]]:
-        # augment's own rule with no explicit mask option: the demo agrees with the CLI.
-        return resolve_mask(MaskConfig(), set(), preset, profile)
 
     settings = DemoSettings(
         output=output,
@@ -59,7 +51,7 @@ def demo_command(output: Path, samples: int, degradation: str, no_progress: bool
         degradation=degradation,
         show_progress=not no_progress,
     )
-    result = run_demo(settings, augment_rule)
+    result = run_demo(settings)
     click.echo(result.report_text)
     click.echo(result.results_text)
     click.echo("Where everything is:")

@@ -1,30 +1,16 @@
-"""augment's ``--preset``: whose post-processing values a mask gets (issue 17 item 3).
-
-Each of sigma, lambda, denoise and boundary comes from, in order: the user's own option
-(command line, environment or ``--config`` file), else the preset: ``profile`` takes the
-profile's measured choice (``profile.json``'s ``postprocessing.chosen``), ``paper`` the
-paper's values (MaskConfig's defaults). Without ``--preset``, a profile holding a choice
-means ``profile`` and anything else means ``paper``.
+"""Which mask options the user set on augment's command line; the rule that fills in the
+rest from ``--preset`` and ``--profile`` is ``attribution/mask_choice.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import click
 from click.core import ParameterSource
 
-from vea_augment.attribution.layer_choice import profile_file, read_layer_profile
-from vea_augment.errors import ConfigError
-from vea_augment.options import MaskConfig, MaskPreset
+from vea_augment.attribution.mask_choice import describe_sources, resolve_mask
 
-#: The knobs a profile chooses, and the option that sets each one explicitly.
-KNOB_OPTIONS = {
-    "sigma": "--sigma",
-    "lam": "--lam",
-    "denoise": "--no-denoise",
-    "boundary": "--boundary",
-}
+__all__ = ["describe_sources", "explicit_knobs", "resolve_mask"]
+
 _PARAMETERS = {"sigma": "sigma", "lam": "lam", "denoise": "no_denoise", "boundary": "boundary"}
 
 
@@ -35,52 +21,3 @@ def explicit_knobs(ctx: click.Context) -> set[str]:
         for knob, parameter in _PARAMETERS.items()
         if ctx.get_parameter_source(parameter) not in (None, ParameterSource.DEFAULT)
     }
-
-
-def resolve_mask(
-    mask: MaskConfig, explicit: set[str], preset: MaskPreset | None, profile: str | None
-) -> tuple[MaskConfig, dict[str, str]]:
-    """``mask`` (the options as given, paper's defaults elsewhere) with the preset's value
-    for each knob not in ``explicit``, and where each knob's value came from.
-
-    Raises :class:`ConfigError` for ``--preset profile`` without a profile that holds a
-    post-processing choice.
-    """
-    choice, source = None, ""
-    if profile and preset != "paper":
-        path, source = profile_file(profile)
-        choice = read_layer_profile(path).postprocessing
-    if preset == "profile" and choice is None:
-        problem = f"{source} holds none" if profile else "there is none"
-        raise ConfigError(
-            f"--preset profile needs a --profile holding a post-processing choice ({problem}: "
-            "run `vea-augment profile` to measure one), or use --preset paper"
-        )
-    if choice is None:
-        why = "default"
-        if preset == "paper":
-            why = "--preset paper"
-        elif profile:
-            why = f"{source} holds no choice"
-        origin = f"paper ({why})"
-        updates = {}
-    else:
-        origin = source
-        updates = {
-            knob: getattr(choice.chosen, knob) for knob in _PARAMETERS if knob not in explicit
-        }
-    sources = {knob: KNOB_OPTIONS[knob] if knob in explicit else origin for knob in _PARAMETERS}
-    return replace(mask, **updates), sources
-
-
-def describe_sources(mask: MaskConfig, sources: dict[str, str]) -> str:
-    """One line: each knob's effective value and where it came from."""
-    values = {
-        "sigma": f"sigma {mask.sigma:g}",
-        "lam": f"lambda {mask.lam:g}",
-        "denoise": f"denoise {'on' if mask.denoise else 'off'}",
-        "boundary": f"boundary {mask.boundary}",
-    }
-    return "post-processing: " + ", ".join(
-        f"{values[knob]} ({origin})" for knob, origin in sources.items()
-    )

@@ -24,7 +24,6 @@ from vea_augment.options import (
     DEMO_SAMPLES,
     DEMO_SHEET_SAMPLES,
     MaskConfig,
-    MaskPreset,
     ModelOptions,
 )
 from vea_augment.steps.augment import AugmentSettings
@@ -36,11 +35,6 @@ PROFILE_METHODS = "vea"
 """Answered on the profile-settings shards."""
 FLOAT32 = ModelOptions(dtype="float32")
 """The bundled model is tiny: float32 everywhere, on whatever device is there."""
-
-MaskResolver = Callable[[MaskPreset | None, str | None], tuple[MaskConfig, dict[str, str]]]
-"""``(preset, profile path) -> (mask, where each knob came from)``: augment's own rule
-(``cli/mask_preset.resolve_mask`` with no explicit option). ``cli/demo.py`` hands it in, so
-the demo and ``augment --profile`` agree; ``demo/`` sits below ``cli/`` and cannot import it."""
 
 
 @dataclass(frozen=True)
@@ -105,11 +99,7 @@ def _corpus(settings: DemoSettings, say: Callable[[str, bool], None]) -> Path:
     return corpus
 
 
-def run_demo(
-    settings: DemoSettings,
-    resolve_mask: MaskResolver,
-    say: Callable[[str, bool], None] = _say,
-) -> DemoResult:
+def run_demo(settings: DemoSettings, say: Callable[[str, bool], None] = _say) -> DemoResult:
     """Run every step in order and return where the outputs are.
 
     Raises :class:`ConfigError` when the bundled model is missing; a step that fails raises
@@ -118,6 +108,7 @@ def run_demo(
 
     from vea_augment.answering.factory import BackendSpec
     from vea_augment.answering.methods import parse_methods
+    from vea_augment.attribution.mask_choice import resolve_mask
     from vea_augment.demo.report import describe_mask
     from vea_augment.distributed.cluster import connect
     from vea_augment.jobs.analyze import analyze_source
@@ -139,7 +130,7 @@ def run_demo(
     profile_path = output / "profile.json"
     # The two post-processings: the paper's (MaskConfig's defaults), and what augment's own
     # rule takes from this profile (its choice; the paper's when it holds none).
-    masks = {"paper": resolve_mask("paper", None)}
+    masks = {"paper": resolve_mask(MaskConfig(), set(), "paper", None)}
     summaries: dict[str, Any] = {}
     folders = {label: output / f"augmented-{label}" for label in ("paper", "profile")}
     predictions = {label: output / f"predictions-{label}.jsonl" for label in folders}
@@ -160,7 +151,7 @@ def run_demo(
             show_progress=show,
         )
         layers = tuple(profile.chosen_layers)
-        masks["profile"] = resolve_mask(None, str(profile_path))
+        masks["profile"] = resolve_mask(MaskConfig(), set(), None, str(profile_path))
         for label, folder in folders.items():
             mask, sources = masks[label]
             say(f"augment ({label} settings: {describe_mask(mask)}): highlight with layers "
