@@ -175,7 +175,7 @@ def test_transformers_backend_answers_every_sample_under_every_method(
     assert predictions[("slow", "vea")].dataset == "scenes"
     # The corrupt image: augment could not highlight it, and its original does not decode.
     assert "no highlighted image: augment failed: decode" in predictions[("broken", "vea")].reason
-    assert "cannot decode image" in predictions[("broken", "base")].reason
+    assert predictions[("broken", "base")].reason == "broken: not an image (no known image format)"
     assert summary.errors == 5
 
     # Batched greedy answers (left-padded batches of 4) equal answers one request at a time.
