@@ -246,6 +246,8 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
     returned with ``interrupted`` set.
     """
     started = time.perf_counter()
+    # An input that cannot be read is refused before the output folder exists.
+    tasks = first_samples(plan_input(job.input, job.reading), job.limit)
     store = OutputStore(job.output)
     store.make_root()
     identity = augment_identity(job)
@@ -254,7 +256,6 @@ def run_augment_job(job: AugmentJob, show_progress: bool = True) -> JobSummary:
         try:
             claim_folder(store, identity, job.overwrite)
             remove_stale_temporaries(store)
-            tasks = first_samples(plan_input(job.input, job.reading), job.limit)
             progress.tasks = tasks
             done = finished_shards(store)
             todo = [task for task in tasks if task.index not in done]

@@ -16,6 +16,7 @@ from dataclasses import replace
 from itertools import islice
 
 from vea_augment.data.keys import duplicate_key, escape_key, sanitize_key
+from vea_augment.data.opening import RemoteShardError
 from vea_augment.data.readers.llava import read_llava_json_shard, read_llava_jsonl_shard
 from vea_augment.data.readers.records import (
     _normalise_record,
@@ -63,13 +64,16 @@ def accounted(samples: Iterator[RawSample]) -> Iterator[RawSample]:
     ("duplicate key"), so both are accounted for and neither overwrites the other. The
     original key is kept in ``source_key``. A reader that raises (which it should not) ends
     the shard with an error sample naming the exception, instead of sinking the samples
-    already read.
+    already read; except a remote read that failed (:class:`RemoteShardError`), a fault of
+    the shard and not of its data, which propagates so that the shard is retried whole.
     """
     taken: set[str] = set()
     count = 0
     while True:
         try:
             raw = next(samples, None)
+        except RemoteShardError:
+            raise
         except Exception as exc:
             key = f"unreadable@{count}"
             reason = f"the reader failed after {count} samples: {type(exc).__name__}: {exc}"
