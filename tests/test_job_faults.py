@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -116,29 +117,39 @@ def test_sigterm_stops_the_driver_cleanly_and_a_rerun_resumes(model_dir, tmp_pat
     assert f"{5 - done} written, {done} already done, 0 failed (of 5)" in rerun.stdout
 
 
-def test_a_read_only_output_folder_is_one_line_and_exit_1(model_dir, tmp_path):
+def test_a_read_only_output_or_an_unreadable_input_is_one_line_and_exit_1(model_dir, tmp_path):
     # Root writes through permission bits, so as root the command runs with euid nobody.
     base = Path(tempfile.mkdtemp(prefix="vea-ro-"))
     read_only = base / "ro"
     read_only.mkdir()
     base.chmod(0o755)
     read_only.chmod(0o555)
-    arguments = augment_command(model_dir, str(tmp_path / "never-read.tar"), read_only)[3:]
+    source = write_shards(base / "in", 1, 1)
+    hidden = base / "hidden"
+    write_shards(hidden, 1, 1)
+    hidden.chmod(0o000)
+    arguments = augment_command(model_dir, source, read_only)[3:]
+    unreadable = augment_command(model_dir, str(hidden), tmp_path / "out")[3:]
     as_root = os.geteuid() == 0
     try:
         if as_root:
             os.seteuid(65534)
         result = CliRunner().invoke(cli, arguments)
+        refused = CliRunner().invoke(cli, unreadable)
     finally:
         if as_root:
             os.seteuid(0)
-        read_only.rmdir()
-        base.rmdir()
-    assert result.exit_code == 1
-    assert result.output.strip().splitlines()[-1] == (
-        f"Error: cannot write to {read_only}: Permission denied"
-    )
-    assert "Traceback" not in result.output
+        hidden.chmod(0o755)
+        shutil.rmtree(base)
+    # One line says why (stderr also holds the lines augment prints before it starts).
+    for outcome, reason in (
+        (result, f"cannot write to {read_only}: Permission denied"),
+        (refused, f"cannot read input {str(hidden)!r}: Permission denied"),
+    ):
+        assert outcome.exit_code == 1, repr(outcome.exception)
+        errors = [line for line in outcome.output.splitlines() if line.startswith("Error:")]
+        assert errors == [f"Error: {reason}"]
+        assert "Traceback" not in outcome.output
 
 
 def test_a_run_where_every_sample_failed_exits_1(local_ray, model_dir, tmp_path):

@@ -347,14 +347,20 @@ def plan_input(
     if options.samples_per_shard < 1:
         raise ConfigError(f"--samples-per-shard must be >= 1, got {options.samples_per_shard}")
     input_format = options.input_format
-    if input_format == "hf" or source.startswith("hf://"):
-        tasks = hub_tasks(source, options)
-    elif input_format == "webdataset":  # named: no sniffing, every tar is taken as it is
-        tasks = _webdataset_tasks(_shard_urls(source))
-    else:
-        tasks = _auto_tasks(source, options)
-        if input_format != "auto":
-            tasks = _as_format(tasks, input_format, source)
+    try:
+        if input_format == "hf" or source.startswith("hf://"):
+            tasks = hub_tasks(source, options)
+        elif input_format == "webdataset":  # named: no sniffing, every tar is taken as it is
+            tasks = _webdataset_tasks(_shard_urls(source))
+        else:
+            tasks = _auto_tasks(source, options)
+            if input_format != "auto":
+                tasks = _as_format(tasks, input_format, source)
+    except OSError as exc:  # a folder or file the user may not read, a vanished mount
+        reason = exc.strerror or str(exc)
+        named = str(exc.filename or source)
+        where = "" if named.startswith(source.rstrip("/")) else f" ({named})"
+        raise ConfigError(f"cannot read input {source!r}{where}: {reason}") from exc
     if not tasks:
         raise ConfigError(f"input {source!r} holds no samples")
     for task in tasks:  # a pattern or folder may hold names its source did not show
