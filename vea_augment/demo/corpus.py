@@ -7,7 +7,7 @@ denoise step, Eq. 2, which removes isolated spikes, keeps it). Two kinds of imag
 
 * ``shapes``: coloured shapes; "what colour is the triangle?" or "which shape is blue?";
 * ``words``: tinted boxes with a short word in each (3 x 2 tokens); "what is written in the
-  red box?" or "what colour is the box with open written on it?".
+  red box?" or "what colour is the box where open is written?".
 
 Every question is answered by exactly one object, whose bounding box is the evidence; the
 other objects are distractors, the first of which always shares the evidence's answered
@@ -48,8 +48,17 @@ Degradation = Literal["noise", "blur", "mask"]
 DEGRADATIONS: tuple[Degradation, ...] = ("noise", "blur", "mask")
 #: Words the questions and answers use (the bundled model's tokenizer has one token each).
 VOCABULARY = (
-    *COLOURS, *SHAPES, *WORDS, "shape", "box", "with", "colour", "what", "which", "written",
-)  # fmt: skip
+    *COLOURS,
+    *SHAPES,
+    *WORDS,
+    "shape",
+    "box",
+    "colour",
+    "what",
+    "which",
+    "where",
+    "written",
+)
 
 
 @dataclass(frozen=True)
@@ -168,9 +177,21 @@ def _draw_word_box(
 def _blocks(rng: np.random.Generator, config: CorpusConfig, kind: Kind) -> list[tuple[int, ...]]:
     """``config.objects`` non-overlapping blocks (row, column, rows, columns), in tokens.
 
-    Drawn at random; a block that does not fit after many draws is retried at the smallest
-    size, so placement always ends and stays a function of the generator alone.
+    Drawn at random; a shape that does not fit after 200 draws is retried at the smallest
+    size, and a layout that leaves no room for the next block is started again, so placement
+    ends and stays a function of the generator alone.
     """
+    for _ in range(100):
+        blocks = _try_blocks(rng, config, kind)
+        if len(blocks) == config.objects:
+            return blocks
+    raise ValueError(f"{config.objects} objects do not fit on a {config.grid}-token grid")
+
+
+def _try_blocks(
+    rng: np.random.Generator, config: CorpusConfig, kind: Kind
+) -> list[tuple[int, ...]]:
+    """One try at :func:`_blocks`: the blocks placed before one found no room."""
     taken = np.zeros((config.grid, config.grid), dtype=bool)
     blocks: list[tuple[int, ...]] = []
     for _ in range(config.objects):
@@ -186,7 +207,7 @@ def _blocks(rng: np.random.Generator, config: CorpusConfig, kind: Kind) -> list[
                 blocks.append((row, column, rows, columns))
                 break
         else:
-            raise ValueError(f"{config.objects} objects do not fit on a {config.grid}-token grid")
+            return blocks
     return blocks
 
 
@@ -253,7 +274,7 @@ def make_sample(
     elif kind == "shapes":
         question, answer = f"which shape is {colours[0]}?", labels[0]
     elif ask_colour:
-        question, answer = f"what colour is the box with {labels[0]} written on it?", colours[0]
+        question, answer = f"what colour is the box where {labels[0]} is written?", colours[0]
     else:
         question, answer = f"what is written in the {colours[0]} box?", labels[0]
     return SyntheticSample(

@@ -24,13 +24,13 @@ class TrainRecipe:
     seed: int = 0
     #: Shapes are told apart about 97 % of the time after 400 steps. Longer, decayed vision
     #: stages (1200 steps: 100 %) gave worse answerers in every run tried (EM 0.78-0.84).
-    vision_steps: int = 400
+    vision_steps: int = 300
     vision_lr_decay: bool = False
     #: With 1500 steps the answer loss sat near 0.2 (held-out EM 0.855); between steps 1500
     #: and 1700 of a 2500-step run it fell to 0.05, when telling which of three objects a
     #: shape question asks about took off (EM 0.995; with the release's prompt wording the
     #: fall came between steps 900 and 1100, EM 1.0).
-    steps: int = 2000
+    steps: int = 1600
     batch_size: int = 32
     #: Higher rates (2e-3) kept the language model on the "guess a colour that is present"
     #: plateau; with 7e-4 finding one object among three takes off after about 500 steps.
@@ -46,8 +46,8 @@ class TrainRecipe:
     vision_embed_dim: int = 128
     vision_heads: int = 4
     vision_mlp_ratio: int = 4
-    vea_prompt_fraction: float = 0.3
-    short_prompt_fraction: float = 0.4
+    vea_prompt_fraction: float = 0.25
+    short_prompt_fraction: float = 0.5
     kinds: tuple[str, ...] = ("shapes",)
     #: Curriculum: the share of the steps trained with 1 object per image, then with 2;
     #: the rest uses the corpus's 3 (finding one object among several is learned far faster
