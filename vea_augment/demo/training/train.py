@@ -182,6 +182,7 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
     )
     style_rng = torch.Generator().manual_seed(recipe.seed)
     losses: list[float] = []
+    answer_losses: list[float] = []  # the answer's cross-entropy alone, for the log
     augmentation = augmentation_of(recipe)
     for step in range(recipe.steps):
         config = CorpusConfig(objects=_objects_at(recipe, step))
@@ -198,6 +199,7 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
         supervise = recipe.grounding_weight > 0
         outputs = model(**batch, output_attentions=supervise)
         loss = outputs.loss
+        answer_losses.append(loss.item())
         if supervise:
             evidence = evidence_masks(samples, config)
             loss = loss + recipe.grounding_weight * grounding_loss(
@@ -215,7 +217,8 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
         losses.append(loss.item())
         if log_every and (step + 1) % log_every == 0:
             recent = sum(losses[-log_every:]) / log_every
-            print(f"step {step + 1}/{recipe.steps}  loss {recent:.4f}  "
+            answer = sum(answer_losses[-log_every:]) / log_every
+            print(f"step {step + 1}/{recipe.steps}  loss {recent:.4f}  answer {answer:.4f}  "
                   f"{time.perf_counter() - started:.0f}s", flush=True)  # fmt: skip
     model.eval()
     model.set_attn_implementation("sdpa")
@@ -230,6 +233,7 @@ def train(recipe: TrainRecipe, output: Path, log_every: int = 100) -> dict[str, 
         "cpu_seconds": round(time.process_time() - cpu_started, 1),
         "vision_pretraining_last_batch_accuracy": vision_accuracy,
         "final_loss": sum(losses[-50:]) / len(losses[-50:]) if losses else None,
+        "final_answer_loss": sum(answer_losses[-50:]) / 50 if len(answer_losses) >= 50 else None,
         "torch": torch.__version__,
         "machine": platform.platform(),
     }
