@@ -43,7 +43,7 @@ class TrainRecipe:
     #: 0.8 s of CPU per batch of 32 (against about 0.5), so the shipped run halves the batch:
     #: its loss (answer + grounding) rose to 0.97 when the third object came in (step 480)
     #: and fell steadily to 0.36 by step 1600 (not converged; more steps would likely help).
-    steps: int = 1600
+    steps: int = 2000
     batch_size: int = 16
     #: Higher rates (2e-3) kept the language model on the "guess a colour that is present"
     #: plateau; with 7e-4 finding one object among three takes off after about 500 steps.
