@@ -52,3 +52,21 @@ def test_a_layer_that_prefers_a_distractor_does_not_pick_the_asked_object():
 
 def test_background_tokens_do_not_count_as_distractors():
     assert picks_the_asked_object(two_object_scene(), [grid_view({0: 0.9, 9: 0.5, 33: 0.4})])
+
+
+def test_the_guess_baselines_score_a_random_object_and_the_commonest_value():
+    from vea_augment.demo.training.evaluate import guess_baselines
+
+    lured = two_object_scene()
+    lured.objects[1]["colour"] = "blue"  # both blue: any guess is right
+    scenes = [two_object_scene(), lured]
+    assert guess_baselines(scenes) == {"any_object": 0.75, "commonest_value": 0.75}
+    # (the first scene: blue and red, one right of two, a tie split evenly: 0.5 and 0.5)
+
+
+def test_on_the_default_corpus_no_guess_beats_one_half():
+    from vea_augment.demo.corpus import generate_samples
+    from vea_augment.demo.training.evaluate import guess_baselines
+
+    baselines = guess_baselines(generate_samples(40, 1))
+    assert baselines == {"any_object": 0.5, "commonest_value": 0.5}
