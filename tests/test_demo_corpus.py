@@ -98,33 +98,13 @@ def test_the_question_names_exactly_one_object_and_the_answer_is_its_other_attri
         assert sample.answers == [attribute_of(asked) if by_colour else str(asked["colour"])]
 
 
-def answered_values(sample) -> list[str]:
-    """Every object's value of the attribute the answer names."""
-    key = (
-        "colour"
-        if sample.answers[0] in COLOURS
-        else ("shape" if sample.kind == "shapes" else "word")
-    )
-    return [str(o[key]) for o in sample.objects]
-
-
-def test_a_lure_shares_the_evidence_s_answer_and_two_decoys_another_so_no_guess_beats_half():
+def test_a_distractor_shares_the_evidence_s_answer_so_the_answer_alone_does_not_find_it():
     samples = generate_samples(60, 5)
-    assert {s.kind for s in samples} == {"shapes", "words"} and CONFIG.objects == 4
+    assert {s.kind for s in samples} == {"shapes", "words"}
     for sample in samples:
-        (answer,) = sample.answers
         others = [o for o in sample.objects if o["box"] != sample.evidence_boxes[0]]
-        assert len(others) == 3
-        values = answered_values(sample)
-        (decoy,) = set(values) - {answer}
-        assert sorted(values) == sorted([answer, answer, decoy, decoy]), sample.id
-
-
-def test_fewer_objects_keep_the_answer_from_being_the_commonest_value():
-    for objects, expected in ((1, 1), (2, 1), (3, 1)):
-        for sample in generate_samples(20, 6, config=CorpusConfig(objects=objects)):
-            assert answered_values(sample).count(sample.answers[0]) == expected, sample.id
-            assert len(set(answered_values(sample))) == min(objects, 2)
+        assert len(others) == CONFIG.objects - 1
+        assert any(sample.answers[0] in (o["colour"], attribute_of(o)) for o in others), sample.id
 
 
 def test_each_evidence_box_is_the_exact_bounding_box_of_its_object_s_colour():

@@ -10,11 +10,9 @@ denoise step, Eq. 2, which removes isolated spikes, keeps it). Two kinds of imag
   red box?" or "what colour is the box where open is written?".
 
 Every question is answered by exactly one object, whose bounding box is the evidence; the
-other objects are distractors: with the default 4 objects, one lure shares the evidence's
-answered attribute (a red circle beside the red triangle asked about; two boxes saying
-``open``) and two decoys share another value of it, so neither the commonest value nor any
-object's value gives the answer more than half the time; small grey marks (clutter) lie
-under everything. An optional degradation (noise, blur,
+other objects are distractors, the first of which always shares the evidence's answered
+attribute (a red circle beside the red triangle asked about; two boxes saying ``open``),
+and small grey marks (clutter) lie under everything. An optional degradation (noise, blur,
 patch masking) reproduces the paper's robustness experiment. Samples are written in the
 input contract: WebDataset shards or JSONL + PNGs.
 """
@@ -75,7 +73,7 @@ class CorpusConfig:
 
     token: int = 28
     grid: int = 7
-    objects: int = 4
+    objects: int = 3
     min_block: int = 2
     max_block: int = 3
     #: Small grey marks (dots and strokes, each within about one token) under the objects.
@@ -231,20 +229,13 @@ def _box_in(
 def _attributes(
     rng: np.random.Generator, values: Sequence[str], count: int, target: str, unique: bool
 ) -> list[str]:
-    """``count`` values, the target's first.
-
-    ``unique`` (the attribute the question names): no other object takes the target's value.
-    Otherwise (the attribute the answer names): the first ``count // 2`` objects (the target
-    and its lures) take the target's value and the rest (the decoys) one other value, so the
-    answer is never the scene's commonest value: with 4 objects, answering with the commonest
-    value, or with any object's, is right half the time.
-    """
-    if unique:
-        others = [v for v in values if v != target]
-        return [target, *(str(v) for v in rng.choice(others, size=count - 1))]
-    decoy = str(rng.choice([v for v in values if v != target]))
-    lures = max(1, count // 2)
-    return [target] * lures + [decoy] * (count - lures)
+    """``count`` values, the target's first. ``unique``: no other takes the target's value (it
+    names the object asked about); else the first distractor repeats it (the lure)."""
+    others = [v for v in values if v != target] if unique else list(values)
+    drawn = [str(v) for v in rng.choice(others, size=max(0, count - 1))]
+    if not unique and drawn:
+        drawn[0] = target
+    return [target, *drawn]
 
 
 def make_sample(
@@ -253,7 +244,7 @@ def make_sample(
     """One image with ``config.objects`` objects and one question about one of them.
 
     The asked object (the first drawn) is the only one with the attribute the question names;
-    lures share its other attribute, decoys share another value of it (:func:`_attributes`).
+    the first distractor shares its other attribute, the rest take any values.
     """
     image = _background(rng, config, kind)
     draw = ImageDraw.Draw(image)
