@@ -1,20 +1,25 @@
 """A synthetic evidence-VQA corpus with exact ground-truth boxes, deterministic from a seed.
 
-Two kinds of image, both on a grid of cells the size of one vision token (28 px for the
-bundled Qwen2-VL model), each holding at most one object:
+The images sit on a grid of vision tokens (28 px each for the bundled Qwen2-VL model, 7 x 7
+of them by default) and every object fills a block of at least 2 x 2 tokens, so evidence
+spans several tokens as it does in the text-centric VQA the paper studies (and the paper's
+denoise step, Eq. 2, which removes isolated spikes, keeps it). Two kinds of image:
 
-* ``shapes``: coloured shapes on a noisy background; "what colour is the triangle?" or
-  "which shape is blue?";
-* ``digits``: a page of coloured boxes with a digit in each; "which digit is in the red
-  box?" or "what colour is the box with the digit 7?".
+* ``shapes``: coloured shapes; "what colour is the triangle?" or "which shape is blue?";
+* ``words``: tinted boxes with a short word in each (3 x 2 tokens); "what is written in the
+  red box?" or "what colour is the box where open is written?".
 
-Every question is answered by exactly one object, whose bounding box is the evidence. An
-optional degradation (noise, blur, patch masking) reproduces the paper's robustness
-experiment. Samples are written in the input contract: WebDataset shards or JSONL + PNGs.
+Every question is answered by exactly one object, whose bounding box is the evidence; the
+other objects are distractors, the first of which always shares the evidence's answered
+attribute (a red circle beside the red triangle asked about; two boxes saying ``open``),
+and small grey marks (clutter) lie under everything. An optional degradation (noise, blur,
+patch masking) reproduces the paper's robustness experiment. Samples are written in the
+input contract: WebDataset shards or JSONL + PNGs.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 from collections.abc import Sequence
@@ -35,31 +40,55 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "orange": (235, 130, 30),
 }
 SHAPES = ("square", "circle", "triangle", "diamond")
-DIGITS = tuple(str(d) for d in range(10))
-Kind = Literal["shapes", "digits"]
+#: Short words of the ``words`` kind (each one token of the bundled model's tokenizer).
+WORDS = ("open", "closed", "shop", "cafe", "sign")
+Kind = Literal["shapes", "words"]
+KINDS: tuple[Kind, ...] = ("shapes", "words")
 Degradation = Literal["noise", "blur", "mask"]
 DEGRADATIONS: tuple[Degradation, ...] = ("noise", "blur", "mask")
 #: Words the questions and answers use (the bundled model's tokenizer has one token each).
-VOCABULARY = (*COLOURS, *SHAPES, "shape", "digit", "box", "with", "colour", "what", "which")
+VOCABULARY = (
+    *COLOURS,
+    *SHAPES,
+    *WORDS,
+    "shape",
+    "box",
+    "colour",
+    "what",
+    "which",
+    "where",
+    "written",
+)
 
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    """Geometry of the generated images."""
+    """Geometry of the generated images: a ``grid`` x ``grid`` board of ``token``-px cells.
 
-    cell: int = 28
-    grid: int = 4
+    A shape fills a square block of ``min_block``..``max_block`` tokens a side, a word box a
+    block of 3 x 2 tokens; blocks sit on token boundaries and never overlap, and each object
+    keeps at least a pixel inside its block, so the tokens an evidence box touches are exactly
+    its block's.
+    """
+
+    token: int = 28
+    grid: int = 7
     objects: int = 3
+    min_block: int = 2
+    max_block: int = 3
+    #: Small grey marks (dots and strokes, each within about one token) under the objects.
+    clutter: int = 8
 
     @property
     def size(self) -> int:
-        return self.cell * self.grid
+        return self.token * self.grid
 
-    def cell_of(self, box: Sequence[float]) -> int:
-        """Row-major index of the cell holding ``box`` (an object never crosses cells)."""
+    def tokens_of(self, box: Sequence[float]) -> list[int]:
+        """Row-major indices of the token cells ``box`` overlaps (the ``any`` label rule)."""
         x0, y0, x1, y1 = box
-        row, column = int((y0 + y1) / 2 // self.cell), int((x0 + x1) / 2 // self.cell)
-        return row * self.grid + column
+        columns = range(int(x0 // self.token), int(np.ceil(x1 / self.token)))
+        rows = range(int(y0 // self.token), int(np.ceil(y1 / self.token)))
+        return [row * self.grid + column for row in rows for column in columns]
 
 
 @dataclass
@@ -93,17 +122,37 @@ BACKGROUND_GREY = 120
 
 
 def _background(rng: np.random.Generator, config: CorpusConfig, kind: Kind) -> Image.Image:
-    spread = 4 if kind == "digits" else 10
+    spread = 4 if kind == "words" else 10
     pixels = rng.normal(BACKGROUND_GREY, spread, (config.size, config.size, 3))
     return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
 
 
+def _draw_clutter(
+    draw: ImageDraw.ImageDraw, rng: np.random.Generator, config: CorpusConfig
+) -> None:
+    """Dots and short strokes in unsaturated greys (never a palette colour), anywhere."""
+    for _ in range(config.clutter):
+        grey = int(rng.integers(50, 200))
+        fill = tuple(int(grey + v) for v in rng.integers(-8, 9, size=3))
+        x, y = (float(v) for v in rng.uniform(0, config.size, size=2))
+        reach = float(rng.uniform(3, config.token * 0.8))
+        if rng.random() < 0.5:
+            radius = reach / 4
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=fill)
+        else:
+            angle = rng.uniform(0, np.pi)
+            end = (x + reach * np.cos(angle), y + reach * np.sin(angle))
+            draw.line([(x, y), end], fill=fill, width=int(rng.integers(1, 3)))
+
+
 def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: list[float], fill: tuple) -> None:
-    x0, y0, x1, y1 = box
+    """Fill ``shape`` so that its pixels' bounding box is ``box`` (half-open pixel bounds)."""
+    x0, y0 = box[0], box[1]
+    x1, y1 = box[2] - 1, box[3] - 1  # PIL's bounds are inclusive
     if shape == "square":
-        draw.rectangle(box, fill=fill)
+        draw.rectangle([x0, y0, x1, y1], fill=fill)
     elif shape == "circle":
-        draw.ellipse(box, fill=fill)
+        draw.ellipse([x0, y0, x1, y1], fill=fill)
     elif shape == "triangle":
         draw.polygon([((x0 + x1) / 2, y0), (x1, y1), (x0, y1)], fill=fill)
     else:
@@ -111,69 +160,129 @@ def _draw_shape(draw: ImageDraw.ImageDraw, shape: str, box: list[float], fill: t
         draw.polygon([(cx, y0), (x1, cy), (cx, y1), (x0, cy)], fill=fill)
 
 
-def _draw_digit_box(
-    draw: ImageDraw.ImageDraw,
-    digit: str,
-    box: list[float],
-    colour: tuple,
-    font: ImageFont.ImageFont,
+@functools.cache
+def _font() -> ImageFont.ImageFont:
+    return ImageFont.load_default(size=22)
+
+
+def _draw_word_box(
+    draw: ImageDraw.ImageDraw, word: str, box: list[float], colour: tuple, font: ImageFont.ImageFont
 ) -> None:
     tint = tuple(int(255 - 0.35 * (255 - c)) for c in colour)
-    draw.rectangle(box, fill=tint, outline=colour, width=3)
+    draw.rectangle([box[0], box[1], box[2] - 1, box[3] - 1], fill=tint, outline=colour, width=3)
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    draw.text((cx, cy), digit, fill=(15, 15, 15), font=font, anchor="mm")
+    draw.text((cx, cy), word, fill=(15, 15, 15), font=font, anchor="mm")
 
 
-def _placements(rng: np.random.Generator, config: CorpusConfig) -> list[list[float]]:
-    """Boxes of ``config.objects`` objects in distinct cells, each inside its own cell."""
-    cells = rng.choice(config.grid * config.grid, size=config.objects, replace=False)
-    boxes = []
-    for cell in cells:
-        row, col = divmod(int(cell), config.grid)
-        side = int(rng.integers(int(config.cell * 0.65), config.cell - 3))
-        dx, dy = (int(v) for v in rng.integers(1, config.cell - side, size=2))
-        x0, y0 = col * config.cell + dx, row * config.cell + dy
-        boxes.append([float(x0), float(y0), float(x0 + side), float(y0 + side)])
-    return boxes
+def _blocks(rng: np.random.Generator, config: CorpusConfig, kind: Kind) -> list[tuple[int, ...]]:
+    """``config.objects`` non-overlapping blocks (row, column, rows, columns), in tokens.
+
+    Drawn at random; a shape that does not fit after 200 draws is retried at the smallest
+    size, and a layout that leaves no room for the next block is started again, so placement
+    ends and stays a function of the generator alone.
+    """
+    for _ in range(100):
+        blocks = _try_blocks(rng, config, kind)
+        if len(blocks) == config.objects:
+            return blocks
+    raise ValueError(f"{config.objects} objects do not fit on a {config.grid}-token grid")
+
+
+def _try_blocks(
+    rng: np.random.Generator, config: CorpusConfig, kind: Kind
+) -> list[tuple[int, ...]]:
+    """One try at :func:`_blocks`: the blocks placed before one found no room."""
+    taken = np.zeros((config.grid, config.grid), dtype=bool)
+    blocks: list[tuple[int, ...]] = []
+    for _ in range(config.objects):
+        side = int(rng.integers(config.min_block, config.max_block + 1))
+        for attempt in range(400):
+            rows, columns = (2, 3) if kind == "words" else (side, side)
+            if attempt >= 200:
+                rows, columns = (2, 3) if kind == "words" else (config.min_block,) * 2
+            row = int(rng.integers(0, config.grid - rows + 1))
+            column = int(rng.integers(0, config.grid - columns + 1))
+            if not taken[row : row + rows, column : column + columns].any():
+                taken[row : row + rows, column : column + columns] = True
+                blocks.append((row, column, rows, columns))
+                break
+        else:
+            return blocks
+    return blocks
+
+
+def _box_in(
+    rng: np.random.Generator, config: CorpusConfig, block: tuple[int, ...], kind: Kind
+) -> list[float]:
+    """The object's exact box inside ``block``: a word box fills it less a margin; a shape is
+    a square of 78-100 % of the block (less 3 px) at a random offset, a pixel from its edges."""
+    row, column, rows, columns = block
+    left, top = column * config.token, row * config.token
+    width, height = columns * config.token, rows * config.token
+    if kind == "words":
+        return [float(left + 2), float(top + 3), float(left + width - 2), float(top + height - 3)]
+    side = int(rng.integers(int(0.78 * width), width - 2))
+    dx, dy = (int(v) for v in rng.integers(1, width - side, size=2))
+    return [float(left + dx), float(top + dy), float(left + dx + side), float(top + dy + side)]
+
+
+def _attributes(
+    rng: np.random.Generator, values: Sequence[str], count: int, target: str, unique: bool
+) -> list[str]:
+    """``count`` values, the target's first. ``unique``: no other takes the target's value (it
+    names the object asked about); else the first distractor repeats it (the lure)."""
+    others = [v for v in values if v != target] if unique else list(values)
+    drawn = [str(v) for v in rng.choice(others, size=max(0, count - 1))]
+    if not unique and drawn:
+        drawn[0] = target
+    return [target, *drawn]
 
 
 def make_sample(
     index: int, rng: np.random.Generator, config: CorpusConfig, kind: Kind, dataset: str
 ) -> SyntheticSample:
-    """One image with ``config.objects`` distinct objects and one question about one of them."""
+    """One image with ``config.objects`` objects and one question about one of them.
+
+    The asked object (the first drawn) is the only one with the attribute the question names;
+    the first distractor shares its other attribute, the rest take any values.
+    """
     image = _background(rng, config, kind)
     draw = ImageDraw.Draw(image)
-    boxes = _placements(rng, config)
-    colours = list(rng.choice(list(COLOURS), size=config.objects, replace=False))
-    target = int(rng.integers(config.objects))
-    ask_colour = bool(rng.integers(2))
+    _draw_clutter(draw, rng, config)
+    boxes = [_box_in(rng, config, block, kind) for block in _blocks(rng, config, kind)]
+    ask_colour = bool(rng.integers(2))  # the question names the other attribute
+    names = SHAPES if kind == "shapes" else WORDS
+    colours = _attributes(
+        rng, list(COLOURS), config.objects, str(rng.choice(list(COLOURS))), not ask_colour
+    )
+    labels = _attributes(rng, names, config.objects, str(rng.choice(names)), ask_colour)
+    attribute = "shape" if kind == "shapes" else "word"
+    # Attributes are drawn target first; a permutation deals them to the blocks, so the asked
+    # object is anywhere in the drawing order and any of the blocks.
+    order = [int(v) for v in rng.permutation(config.objects)]
+    dealt = {block: position for position, block in enumerate(order)}
     objects: list[dict[str, object]] = []
-    if kind == "shapes":
-        shapes = list(rng.choice(SHAPES, size=config.objects, replace=False))
-        for shape, colour, box in zip(shapes, colours, boxes, strict=True):
-            _draw_shape(draw, shape, box, COLOURS[colour])
-            objects.append({"shape": shape, "colour": colour, "box": box})
-        if ask_colour:
-            question, answer = f"what colour is the {shapes[target]}?", colours[target]
+    for block, box in enumerate(boxes):
+        label, colour = labels[dealt[block]], colours[dealt[block]]
+        if kind == "shapes":
+            _draw_shape(draw, label, box, COLOURS[colour])
         else:
-            question, answer = f"which shape is {colours[target]}?", shapes[target]
+            _draw_word_box(draw, label, box, COLOURS[colour], _font())
+        objects.append({attribute: label, "colour": colour, "box": box})
+    if kind == "shapes" and ask_colour:
+        question, answer = f"what colour is the {labels[0]}?", colours[0]
+    elif kind == "shapes":
+        question, answer = f"which shape is {colours[0]}?", labels[0]
+    elif ask_colour:
+        question, answer = f"what colour is the box where {labels[0]} is written?", colours[0]
     else:
-        digits = list(rng.choice(DIGITS, size=config.objects, replace=False))
-        font = ImageFont.load_default(size=int(config.cell * 0.6))
-        for digit, colour, box in zip(digits, colours, boxes, strict=True):
-            _draw_digit_box(draw, digit, box, COLOURS[colour], font)
-            objects.append({"digit": digit, "colour": colour, "box": box})
-        if ask_colour:
-            question = f"what colour is the box with the digit {digits[target]}?"
-            answer = colours[target]
-        else:
-            question, answer = f"which digit is in the {colours[target]} box?", digits[target]
+        question, answer = f"what is written in the {colours[0]} box?", labels[0]
     return SyntheticSample(
         id=f"{dataset}-{kind}-{index:06d}",
         image=image,
         question=question,
         answers=[str(answer)],
-        evidence_boxes=[boxes[target]],
+        evidence_boxes=[boxes[order[0]]],
         dataset=dataset,
         kind=kind,
         objects=objects,
@@ -204,7 +313,7 @@ def generate_samples(
     count: int,
     seed: int,
     config: CorpusConfig | None = None,
-    kinds: Sequence[Kind] = ("shapes", "digits"),
+    kinds: Sequence[Kind] = KINDS,
     degradation: Degradation | None = None,
     dataset: str | None = None,
 ) -> list[SyntheticSample]:

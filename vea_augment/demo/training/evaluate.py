@@ -8,13 +8,13 @@ written into ``training.json`` beside the weights.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 from vea_augment.answering.transformers_backend import TransformersBackend
 from vea_augment.attribution.attributor import Attributor
-from vea_augment.demo.corpus import Kind, SyntheticSample, generate_samples
+from vea_augment.demo.corpus import COLOURS, Kind, SyntheticSample, generate_samples
 from vea_augment.demo.training.recipe import BUNDLED_MODEL_DIR, HELD_OUT_SEED, bundled_recipe
 from vea_augment.method.answer_metrics import exact_match
 from vea_augment.method.layer_profile import flat_scores, view_labels
@@ -48,6 +48,25 @@ def picks_the_asked_object(sample: SyntheticSample, views: Any) -> bool:
     others = [item["box"] for item in sample.objects if item["box"] != sample.evidence_boxes[0]]
     distractors = view_labels(views, others) & ~evidence
     return bool(scores[evidence].max() > scores[distractors].max())
+
+
+def guess_baselines(samples: list[SyntheticSample]) -> dict[str, float]:
+    """Exact match of two guesses that never look for the asked object: the answered
+    attribute of a random object (expected value), and the scene's commonest value of it
+    (ties split evenly). EM is evidence of grounding only where it beats both."""
+    any_object, commonest = [], []
+    for sample in samples:
+        answer = sample.answers[0]
+        key = "colour" if answer in COLOURS else ("shape" if sample.kind == "shapes" else "word")
+        values = [str(item[key]) for item in sample.objects]
+        counts = Counter(values)
+        top = [value for value, n in counts.items() if n == max(counts.values())]
+        any_object.append(values.count(answer) / len(values))
+        commonest.append((answer in top) / len(top))
+    return {
+        "any_object": sum(any_object) / len(any_object),
+        "commonest_value": sum(commonest) / len(commonest),
+    }
 
 
 def evaluate(
@@ -85,6 +104,7 @@ def evaluate(
         "held_out_kinds": list(kinds),
         "exact_match_base_prompt": answer_accuracy(backend, samples, "base"),
         "exact_match_vea_prompt": answer_accuracy(backend, samples, "vea"),
+        "exact_match_of_guesses": guess_baselines(samples),
         "chosen_layers": profile.chosen_layers,
         "chosen_layers_mean_auroc": sum(best) / len(best),
         "auroc_by_layer": [row.auroc_mean for row in profile.layers],

@@ -4,9 +4,10 @@ Real VLMs start from a pretrained vision encoder; the bundled model has none, an
 to tell a triangle from a diamond only through the answer loss is slow on a CPU (the answer
 gradient reaches the vision tower through attention that is still diffuse). So the tower
 and its merger first learn, with two linear heads that are thrown away afterwards, to name
-the shape and the colour of the object in every cell (or "empty"). The corpus puts at most
-one object in each cell and a cell is exactly one merged vision token, so every token has a
-label.
+the shape and the colour of the object covering every token (or "empty"). The corpus puts
+each object in its own block of whole tokens, so every token has one label. The images get
+the same evidence-blind photometric augmentation as in the answer stage, so the tower names
+a dimmed red triangle as it names a bright one.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from typing import Any
 import torch
 
 from vea_augment.demo.corpus import COLOURS, SHAPES, CorpusConfig, SyntheticSample, generate_samples
+from vea_augment.demo.training.augmentation import PhotometricAugmentation, augment_images
 
+NO_AUGMENTATION = PhotometricAugmentation(probability=0.0)
 VISION_SEED_OFFSET = 500_000_000
 """Scenes of this stage never repeat the answer stage's or the held-out set's seeds."""
 
@@ -34,14 +37,15 @@ class VisionPretraining:
     seed: int = 0
     #: Let the learning rate fall linearly to zero (else it stays constant).
     decay: bool = True
+    augmentation: PhotometricAugmentation = NO_AUGMENTATION
 
 
 def cell_labels(
     samples: Sequence[SyntheticSample], config: CorpusConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(shape, colour) class per cell, row-major per image, concatenated over ``samples``.
+    """(shape, colour) class per token, row-major per image, concatenated over ``samples``.
 
-    The last class of each (``len(SHAPES)``, ``len(COLOURS)``) means "no object in the cell".
+    The last class of each (``len(SHAPES)``, ``len(COLOURS)``) means "no object on the token".
     """
     colour_names = list(COLOURS)
     shapes, colours = [], []
@@ -49,9 +53,9 @@ def cell_labels(
         shape_row = torch.full((config.grid * config.grid,), len(SHAPES))
         colour_row = torch.full((config.grid * config.grid,), len(COLOURS))
         for item in sample.objects:
-            cell = config.cell_of(item["box"])  # type: ignore[arg-type]
-            shape_row[cell] = SHAPES.index(str(item["shape"]))
-            colour_row[cell] = colour_names.index(str(item["colour"]))
+            tokens = torch.tensor(config.tokens_of(item["box"]))  # type: ignore[arg-type]
+            shape_row[tokens] = SHAPES.index(str(item["shape"]))
+            colour_row[tokens] = colour_names.index(str(item["colour"]))
         shapes.append(shape_row)
         colours.append(colour_row)
     return torch.cat(shapes), torch.cat(colours)
@@ -76,13 +80,12 @@ def pretrain_vision(
     accuracy = {"shape": 0.0, "colour": 0.0}
     for step in range(schedule.steps):
         objects = int(torch.randint(1, schedule.max_objects + 1, (1,), generator=objects_rng))
+        seed = VISION_SEED_OFFSET + schedule.seed * 100_003 + step
         samples = generate_samples(
-            schedule.batch_size,
-            seed=VISION_SEED_OFFSET + schedule.seed * 100_003 + step,
-            config=CorpusConfig(objects=objects),
-            kinds=("shapes",),
+            schedule.batch_size, seed=seed, config=CorpusConfig(objects=objects), kinds=("shapes",)
         )
-        inputs = processor.image_processor([s.image for s in samples], return_tensors="pt")
+        images = augment_images([s.image for s in samples], seed, schedule.augmentation)
+        inputs = processor.image_processor(images, return_tensors="pt")
         tokens = visual(
             inputs["pixel_values"].to(device), grid_thw=inputs["image_grid_thw"].to(device)
         ).pooler_output
