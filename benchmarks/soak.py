@@ -22,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import psutil
+
 from vea_augment.demo.corpus import generate_samples, write_webdataset
 from vea_augment.demo.training.recipe import BUNDLED_MODEL_DIR
 from vea_augment.testing.processes import (
@@ -98,6 +100,7 @@ def run_job(command: list[str], result: SoakResult, started: float, args, rng) -
     """Run the driver to its end, sampling memory and killing a busy actor on schedule."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "OMP_NUM_THREADS": "1"}
     driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    driver_process = psutil.Process(driver.pid)
     seen = set()
     next_kill = time.monotonic() + args.kill_every
     next_look = time.monotonic()
@@ -111,7 +114,7 @@ def run_job(command: list[str], result: SoakResult, started: float, args, rng) -
                     Sample(
                         seconds=round(now - started, 1),
                         samples_done=committed_samples(args.work / "out"),
-                        driver_mib=round(resident_bytes(driver_psutil(driver.pid)) / MIB, 1),
+                        driver_mib=round(resident_bytes(driver_process) / MIB, 1),
                         actor_mib=[round(resident_bytes(a) / MIB, 1) for a in actors],
                     )
                 )
@@ -127,12 +130,6 @@ def run_job(command: list[str], result: SoakResult, started: float, args, rng) -
         end_all(sorted(seen, key=lambda p: p.pid))
     result.runs.append({"exit": driver.returncode, "summary": output.strip().splitlines()[-6:]})
     return driver.returncode
-
-
-def driver_psutil(pid: int):
-    import psutil
-
-    return psutil.Process(pid)
 
 
 def plot(result: SoakResult, path: Path) -> None:

@@ -8,7 +8,6 @@ driver this test started are ever signalled.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -138,7 +137,7 @@ def output_contents(output: Path) -> dict[str, Any]:
                     failure.pop("output", None)
             contents[name] = document
         else:
-            contents[name] = io.BytesIO(path.read_bytes()).getvalue()
+            contents[name] = path.read_bytes()
     return contents
 
 

@@ -269,8 +269,9 @@ def test_augment_applies_the_profile_s_choice_and_preset_paper_overrides_it(
 def test_an_explicit_option_wins_over_the_profile_and_each_value_names_its_origin(
     profiled, tmp_path
 ):
+    from vea_augment.attribution.mask_choice import resolve_mask
     from vea_augment.cli.augment import augment_command, mask_config
-    from vea_augment.cli.mask_preset import explicit_knobs, resolve_mask
+    from vea_augment.cli.mask_preset import explicit_knobs
 
     profile, _, path = profiled
     base = ["--model", "m", "--input", "x.tar", "--output", str(tmp_path), "--profile", str(path)]

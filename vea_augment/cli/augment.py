@@ -109,10 +109,11 @@ def augment_command(**options: Any) -> None:
     from vea_augment.steps.augment import AugmentSettings
 
     layers, layer_source = resolve_layers(options["model"], options["layers"], options["profile"])
-    from vea_augment.cli import mask_preset
+    from vea_augment.attribution.mask_choice import describe_sources, resolve_mask
+    from vea_augment.cli.mask_preset import explicit_knobs
 
-    explicit = mask_preset.explicit_knobs(click.get_current_context())
-    mask, mask_sources = mask_preset.resolve_mask(
+    explicit = explicit_knobs(click.get_current_context())
+    mask, mask_sources = resolve_mask(
         mask_config(options), explicit, options["preset"], options["profile"]
     )
     job = AugmentJob(
@@ -133,6 +134,6 @@ def augment_command(**options: Any) -> None:
         **common.placement(options),
     )
     click.echo(f"layers {','.join(map(str, layers))} ({layer_source})", err=True)
-    click.echo(mask_preset.describe_sources(mask, mask_sources), err=True)
+    click.echo(describe_sources(mask, mask_sources), err=True)
     summary = run_augment_job(job, show_progress=not options["no_progress"])
     common.finish(summary, f"output: {job.output}")

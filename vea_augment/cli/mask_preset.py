@@ -7,10 +7,6 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
-from vea_augment.attribution.mask_choice import describe_sources, resolve_mask
-
-__all__ = ["describe_sources", "explicit_knobs", "resolve_mask"]
-
 _PARAMETERS = {"sigma": "sigma", "lam": "lam", "denoise": "no_denoise", "boundary": "boundary"}
 
 
